@@ -116,3 +116,8 @@ test('folders are read recursively, only yaml/yml/json, sorted', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an IPv6 literal in a flow sequence stays a string (as Kubernetes reads it)', () => {
+  const r = loadText('apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a}\nspec:\n  addresses: [1.2.3.4, 001:db8::, {k: v}]\n', 'v6.yaml', ns);
+  assert.deepEqual((r.resources[0].raw.spec as { addresses: unknown[] }).addresses, ['1.2.3.4', '001:db8::', { k: 'v' }]);
+});

@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, visit, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic, FieldPath, SourcePos } from '../core/diagnostics.js';
 import { API_GROUP, API_VERSIONS, isKind, type RawResource, type SourceLocator } from './resource.js';
 
@@ -155,6 +155,7 @@ export function loadText(
     }
     const root = doc.contents;
     if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) return; // empty doc
+    fixColonScalars(doc, text);
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -167,6 +168,30 @@ export function loadText(
     collect(value, [], locator, file, opts.namespace, seqBase, resources, diagnostics);
   });
   return { resources, diagnostics };
+}
+
+/**
+ * In a flow sequence YAML 1.2 reads `[1.2.3.4, 001:db8::]` as a string and a one-pair map
+ * `{"001:db8:": null}`; Kubernetes' YAML reader (and every user) means the string. Turn such
+ * implicit single pairs written without any space back into the scalar they spell.
+ */
+function fixColonScalars(doc: Document.Parsed, text: string): void {
+  visit(doc, {
+    Seq(_key, seq) {
+      if (!seq.flow) return;
+      seq.items.forEach((item, i) => {
+        if (!isMap(item) || item.items.length !== 1 || !item.range) return;
+        const src = text.slice(item.range[0], item.range[1]).trim();
+        const pair = item.items[0];
+        const v = pair.value as Node | null;
+        const nullValue = v === null || (isScalar(v) && v.value === null && (v.range?.[0] ?? 0) === (v.range?.[1] ?? 0));
+        if (src.startsWith('{') || /\s/.test(src) || !src.includes(':') || !nullValue) return;
+        const sc = new Scalar(src);
+        sc.range = item.range;
+        seq.items[i] = sc;
+      });
+    },
+  });
 }
 
 function firstLine(s: string): string {

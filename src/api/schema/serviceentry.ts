@@ -15,7 +15,7 @@ function checkWorkloadEntry(ctx: { value: { address?: string; network?: string; 
   }
 }
 
-const PORT_NAME = /^[a-zA-Z0-9](?:[-_a-zA-Z0-9.]*[a-zA-Z0-9])?$/;
+const PORT_NAME = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 
 export const WorkloadEntryFields = {
   address: str().max(256).optional(),
@@ -25,7 +25,7 @@ export const WorkloadEntryFields = {
       const keys = Object.keys(ctx.value);
       if (keys.length > 128) ctx.issues.push({ code: 'custom', message: 'must have at most 128 ports', input: ctx.value });
       for (const k of keys)
-        if (!PORT_NAME.test(k) || k.length > 63)
+        if (!PORT_NAME.test(k) || k.length >= 63)
           ctx.issues.push({ code: 'custom', message: `Invalid value: port name must be valid: "${k}"`, input: ctx.value });
     })
     .optional(),
