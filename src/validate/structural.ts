@@ -127,7 +127,10 @@ export function hint(key: string, known: readonly string[]): string {
   for (const cand of known) {
     const c = cand.toLowerCase().replace(/[_-]/g, '');
     const d = c === k ? 0 : levenshtein(k, c);
-    if (d < bestD) (bestD = d), (best = cand);
+    if (d < bestD) {
+      bestD = d;
+      best = cand;
+    }
   }
   const limit = Math.max(1, Math.min(3, Math.floor(key.length / 3)));
   return best !== undefined && bestD <= limit ? ` (did you mean "${best}"?)` : '';
