@@ -7,6 +7,8 @@ export interface Finding {
   message: string;
   /** Defaults to 'error' (the resource is rejected); 'warning' admits it. */
   severity?: Severity;
+  /** Stable code when the finding has an Istio analyzer twin (e.g. IST0130). */
+  code?: string;
 }
 
 export interface ValidateContext {
@@ -17,10 +19,10 @@ export interface ValidateContext {
 /** Small helper used by every validator: collects findings under a base path. */
 export class Findings {
   readonly list: Finding[] = [];
-  error(path: FieldPath, message: string): void {
-    this.list.push({ path, message, severity: 'error' });
+  error(path: FieldPath, message: string, code?: string): void {
+    this.list.push({ path, message, severity: 'error', ...(code ? { code } : {}) });
   }
-  warn(path: FieldPath, message: string): void {
-    this.list.push({ path, message, severity: 'warning' });
+  warn(path: FieldPath, message: string, code?: string): void {
+    this.list.push({ path, message, severity: 'warning', ...(code ? { code } : {}) });
   }
 }

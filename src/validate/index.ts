@@ -109,6 +109,7 @@ export function toDiagnostic(raw: RawResource, f: Finding, pos = raw.source.loca
     name: raw.meta.name,
     path: formatFieldPath(f.path),
     message: f.message,
+    ...(f.code ? { code: f.code } : {}),
   };
 }
 

@@ -45,7 +45,7 @@ function checkHttpReach(out: Findings, rules: NonNullable<VirtualServiceSpec['ht
     const rule = label(r.name, i);
     const matches = r.match ?? [];
     if (catchAll) {
-      out.warn(path, unused(rule, afterCatchAllReason(catchAll, matches.length > 0)));
+      out.warn(path, unused(rule, afterCatchAllReason(catchAll, matches.length > 0)), 'IST0130');
       return;
     }
     if (matches.length === 0) {
@@ -57,7 +57,7 @@ function checkHttpReach(out: Findings, rules: NonNullable<VirtualServiceSpec['ht
       const key = canonical(m, true);
       const first = seen.get(key);
       if (first !== undefined) {
-        out.warn([...path, 'match', j], ineffective(rule, label(m.name, j), label(rules[first].name, first)));
+        out.warn([...path, 'match', j], ineffective(rule, label(m.name, j), label(rules[first].name, first)), 'IST0131');
         dups++;
         return;
       }
@@ -65,7 +65,7 @@ function checkHttpReach(out: Findings, rules: NonNullable<VirtualServiceSpec['ht
       const p = prefixMatch(m, rule, label(m.name, j), [...path, 'match', j]);
       if (p) prefixed.push(p);
     });
-    if (dups === matches.length) out.warn(path, unused(rule, 'all matches used by prior rules'));
+    if (dups === matches.length) out.warn(path, unused(rule, 'all matches used by prior rules'), 'IST0130');
     if (matches.some(isCatchAllMatch)) catchAll = 'match';
   });
   checkPrefixCoverage(out, prefixed);
@@ -80,7 +80,7 @@ function checkL4Reach(out: Findings, rules: ReadonlyArray<{ match?: readonly obj
     const rule = `#${i}`;
     const matches = r.match ?? [];
     if (catchAll) {
-      out.warn(path, unused(rule, afterCatchAllReason('no-match', matches.length > 0)));
+      out.warn(path, unused(rule, afterCatchAllReason('no-match', matches.length > 0)), 'IST0130');
       return;
     }
     if (matches.length === 0) {
@@ -92,13 +92,13 @@ function checkL4Reach(out: Findings, rules: ReadonlyArray<{ match?: readonly obj
       const key = canonical(m, false);
       const first = seen.get(key);
       if (first !== undefined) {
-        out.warn([...path, 'match', j], ineffective(rule, `#${j}`, `#${first}`));
+        out.warn([...path, 'match', j], ineffective(rule, `#${j}`, `#${first}`), 'IST0131');
         dups++;
       } else {
         seen.set(key, i);
       }
     });
-    if (dups === matches.length) out.warn(path, unused(rule, 'all matches used by prior rules'));
+    if (dups === matches.length) out.warn(path, unused(rule, 'all matches used by prior rules'), 'IST0130');
   });
 }
 
@@ -241,6 +241,6 @@ function checkPrefixCoverage(out: Findings, ms: readonly PrefixMatch[]): void {
     // Exact duplicates never get here (reported above), so any cover is a strict overlap.
     const a = ms.slice(0, j).find((x) => covers(x, b));
     if (!a) continue;
-    out.warn(b.path, ineffective(b.rule, `${b.match} of prefix ${b.prefix}`, `${a.match} of prefix ${a.prefix} on ${a.rule}`));
+    out.warn(b.path, ineffective(b.rule, `${b.match} of prefix ${b.prefix}`, `${a.match} of prefix ${a.prefix} on ${a.rule}`), 'IST0131');
   }
 }

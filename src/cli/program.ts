@@ -1,0 +1,82 @@
+/** The command tree. `buildProgram(out)` so tests can drive it in-process. */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { normaliseDomain } from './config.js';
+import { runValidate } from './validate.js';
+import { runAnalyze } from './analyze.js';
+import { runExplain } from './explain.js';
+import type { Output } from './output.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function configOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --file <path>', 'config file or folder (recursive *.yaml|*.yml|*.json), or - for stdin; repeatable', collect, [])
+    .option('--namespace <ns>', 'namespace for resources without metadata.namespace (explain: the client workload namespace)', 'default')
+    .option('--domain <suffix>', 'DNS domain suffix for short host names', 'cluster.local');
+}
+
+interface CommonOpts {
+  file: string[];
+  namespace: string;
+  domain: string;
+  json?: boolean;
+}
+
+function requireFiles(o: CommonOpts): void {
+  if (o.file.length === 0) throw new (class extends Error {})('no config given: pass -f PATH (a file, a folder, or - for stdin)');
+}
+
+/** Sets the exit code a command returns; commander's own errors exit 2 (usage). */
+export function buildProgram(out: Output, setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('isthmus')
+    .description("Istio's traffic management on Node.js: validate, analyze and explain Istio networking config")
+    .version(packageVersion(), '-v, --version')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => out.stdout(s.trimEnd()), writeErr: (s) => out.stderr(s.trimEnd()) })
+    .exitOverride();
+
+  configOptions(
+    program
+      .command('validate')
+      .description('check config as the Kubernetes API server and the Istio webhook would (exit 1 on any error)')
+      .option('--json', 'print findings as a JSON array', false),
+  ).action((o: CommonOpts) => {
+    requireFiles(o);
+    setExit(runValidate({ ...o, domain: normaliseDomain(o.domain), json: !!o.json }, out));
+  });
+
+  configOptions(
+    program
+      .command('analyze')
+      .description('find cross-resource problems (missing subsets, hosts, gateways; shadowed routes; conflicts) like istioctl analyze')
+      .option('--json', 'print findings as a JSON array', false),
+  ).action((o: CommonOpts) => {
+    requireFiles(o);
+    setExit(runAnalyze({ ...o, domain: normaliseDomain(o.domain), json: !!o.json }, out));
+  });
+
+  configOptions(
+    program
+      .command('explain')
+      .description('say what the proxy would do with one request, without sending it')
+      .argument('<url>', 'http://host[:port]/path?query (or https://)')
+      .option('-X, --method <method>', 'request method', 'GET')
+      .option('-H, --header <header>', "request header 'Name: value'; repeatable", collect, [])
+      .option('--labels <k=v,...>', 'labels of the sending workload (sourceLabels, Sidecar selection)')
+      .addOption(new Option('--gateway <ns/name>', 'explain as this Gateway would see the request, instead of a sidecar'))
+      .option('--json', 'print the decision as JSON', false),
+  ).action((url: string, o: CommonOpts & { method: string; header: string[]; labels?: string; gateway?: string }) => {
+    requireFiles(o);
+    setExit(runExplain(url, { ...o, domain: normaliseDomain(o.domain), json: !!o.json }, out));
+  });
+
+  return program;
+}

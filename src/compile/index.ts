@@ -1,0 +1,55 @@
+/**
+ * The compiler entry point: (config, registry, proxy identity) -> frozen Snapshot.
+ *
+ * Flow: visibility (scope.ts) -> clusters (clusters.ts) -> route tables (routes-sidecar.ts /
+ * routes-gateway.ts, built from vs.ts + translate.ts) -> listeners. Pure: the same inputs
+ * always give an equal snapshot; nothing is read from the environment.
+ */
+import { deepFreeze } from '../core/freeze.js';
+import type { ConfigSet } from '../api/types.js';
+import type { Registry, Service } from '../registry/types.js';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions, type Listener, type ProxyIdentity, type RouteTable, type Snapshot } from '../snapshot/types.js';
+import { buildClusters } from './clusters.js';
+import { Notes, refOf } from './order.js';
+import { buildGatewayRoutes } from './routes-gateway.js';
+import { buildSidecarRouteTables } from './routes-sidecar.js';
+import { buildProxyScope } from './scope.js';
+import { prepareVirtualServices } from './vs.js';
+
+/** Compiles the snapshot one proxy needs. */
+export function compileSnapshot(config: ConfigSet, registry: Registry, proxy: ProxyIdentity, opts?: Partial<CompileOptions>): Snapshot {
+  const options: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, ...opts };
+  const notes = new Notes();
+  const scope = buildProxyScope(config, registry, proxy, options);
+  const clusters = buildClusters({ services: scope.services, config, proxy, opts: options });
+  const virtualServices = prepareVirtualServices(config, options.domain);
+
+  let routeTables: Map<string, RouteTable>;
+  let listeners: Listener[];
+  let defaultPorts = new Map<string, number>();
+  if (proxy.role === 'sidecar') {
+    const r = buildSidecarRouteTables({ scope, virtualServices, proxy, opts: options, clusters, notes });
+    routeTables = r.tables;
+    defaultPorts = r.defaultPorts;
+    listeners = [{ name: 'virtualOutbound', port: 0, protocol: 'HTTP', servers: [], routeTable: null }];
+  } else {
+    const services = new Map<string, Service>(scope.services.map((s) => [s.hostname, s]));
+    const r = buildGatewayRoutes({ config, virtualServices, proxy, services, clusters, notes });
+    routeTables = r.tables;
+    listeners = r.listeners;
+  }
+
+  return deepFreeze<Snapshot>({
+    proxy: { ...proxy, labels: { ...proxy.labels }, ...(proxy.gateways ? { gateways: [...proxy.gateways] } : {}) },
+    options,
+    listeners,
+    routeTables,
+    clusters,
+    outboundTrafficPolicy: scope.outboundTrafficPolicy,
+    defaultPorts,
+    sidecar: scope.sidecar ? refOf(scope.sidecar) : null,
+    notes: notes.items,
+  });
+}
+
+export { deepFreeze };

@@ -1,0 +1,262 @@
+/**
+ * `explain`: what the proxy would do with one request, without sending it. It runs the
+ * proxy's own matcher (dataplane/router/match.ts) over a compiled snapshot, with tracing on,
+ * so "explain says X" means "the proxy does X".
+ */
+import type { Cluster, Route, RouteTable, Snapshot, VirtualHost, WeightedDestination } from '../snapshot/types.js';
+import { matchRoute, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo, type RouteTrace } from '../dataplane/router/match.js';
+import { redirectLocation, splitHostPort } from '../dataplane/router/redirect.js';
+
+export type ExplainResultKind = 'route' | 'redirect' | 'direct_response' | 'no_route' | 'passthrough' | 'blocked';
+
+export interface ExplainRequest {
+  method: string;
+  /** `http://host[:port]/path?query` or `https://...`. */
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface ExplainDestination {
+  host: string;
+  port: number;
+  subset: string | null;
+  weight: number;
+  cluster: string;
+  /** false when no cluster exists (undefined subset => 503 NC). */
+  clusterFound: boolean;
+  endpoints: string[];
+  /** Why endpoints are empty, when they are. */
+  note: string | null;
+}
+
+export interface ExplainTraceRow {
+  virtualService: string | null;
+  routeIndex: number | null;
+  matchIndex: number | null;
+  routeName: string | null;
+  matched: boolean;
+  failures: string[];
+}
+
+export interface ExplainResult {
+  result: ExplainResultKind;
+  status: number | null;
+  /** Envoy response flag the access log would show (NR, NC, UH), or null. */
+  responseFlag: string | null;
+  reason: string;
+  virtualService: string | null;
+  routeIndex: number | null;
+  routeName: string | null;
+  destinations: ExplainDestination[];
+  redirect: { status: number; location: string } | null;
+  directResponse: { status: number; body: string | null } | null;
+  policy: ExplainPolicy | null;
+  request: { method: string; scheme: string; host: string; port: number; path: string };
+  proxy: { role: string; namespace: string; labels: Record<string, string>; sidecar: string | null; outboundTrafficPolicy: string };
+  routeTable: string | null;
+  virtualHost: string | null;
+  trace: ExplainTraceRow[];
+}
+
+export interface ExplainPolicy {
+  timeoutMs: number | null;
+  retries: { attempts: number; perTryTimeoutMs: number | null; retryOn: string; retryIgnorePreviousHosts: boolean; backoffBaseMs: number; isDefault: boolean } | null;
+  fault: Route['fault'];
+  mirror: Array<{ cluster: string; percentage: number }> | null;
+  rewrite: { uri: string | null; uriRegex: string | null; authority: string | null } | null;
+  cors: boolean;
+  loadBalancer: string;
+  consistentHash: Cluster['lb']['hash'];
+  connectionPool: Cluster['connectionPool'] | Record<string, never>;
+  outlierDetection: Cluster['outlier'];
+  tls: Cluster['tls'];
+  destinationRule: string | null;
+}
+
+/** Parses an explain URL into the matcher's request shape. Throws a user-facing Error. */
+export function toRequestInfo(snap: Snapshot, req: ExplainRequest): RequestInfo {
+  let u: URL;
+  try {
+    u = new URL(req.url);
+  } catch {
+    throw new Error(`invalid URL "${req.url}": use http://host[:port]/path?query`);
+  }
+  const scheme = u.protocol.replace(/:$/, '');
+  if (scheme === 'tcp' || scheme === 'tls')
+    throw new Error(`${scheme}:// requests are not supported by explain yet: TCP and TLS routing is not implemented (planned with the Edge and L4 work)`);
+  if (scheme !== 'http' && scheme !== 'https') throw new Error(`unsupported scheme "${scheme}": use http:// or https://`);
+  const host = u.host; // keeps an explicit port
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+  const hostHeader = headers.host ?? host;
+  const explicitPort = u.port ? Number(u.port) : null;
+  let port: number;
+  if (snap.proxy.role === 'sidecar') port = explicitPort ?? resolveRequestPort(snap, hostHeader);
+  else port = explicitPort ?? (scheme === 'https' ? 443 : 80);
+  headers.host = hostHeader;
+  return { host: hostHeader, port, method: req.method.toUpperCase(), path: `${u.pathname}${u.search}`, scheme, headers };
+}
+
+const refName = (r: { namespace: string; name: string } | null): string | null => (r ? `${r.namespace}/${r.name}` : null);
+
+export function explain(snap: Snapshot, req: ExplainRequest): ExplainResult {
+  const info = toRequestInfo(snap, req);
+  const base: ExplainResult = {
+    result: 'no_route',
+    status: 404,
+    responseFlag: 'NR',
+    reason: '',
+    virtualService: null,
+    routeIndex: null,
+    routeName: null,
+    destinations: [],
+    redirect: null,
+    directResponse: null,
+    policy: null,
+    request: { method: info.method, scheme: info.scheme, host: info.host, port: info.port, path: info.path },
+    proxy: {
+      role: snap.proxy.role,
+      namespace: snap.proxy.namespace,
+      labels: { ...snap.proxy.labels },
+      sidecar: refName(snap.sidecar),
+      outboundTrafficPolicy: snap.outboundTrafficPolicy,
+    },
+    routeTable: null,
+    virtualHost: null,
+    trace: [],
+  };
+  const table: RouteTable | null = selectRouteTable(snap, info);
+  if (!table) return noTable(snap, base, info);
+  base.routeTable = table.name;
+  const vhost: VirtualHost | null = selectVirtualHost(table, info.host);
+  if (!vhost) {
+    base.reason = `no virtual host in route table ${table.name} serves host "${splitHostPort(info.host)[0]}"`;
+    return base;
+  }
+  base.virtualHost = vhost.name;
+  if (vhost.requireTls && info.scheme === 'http') {
+    const location = `https://${splitHostPort(info.host)[0]}${info.path}`;
+    return { ...base, result: 'redirect', status: 301, responseFlag: null, redirect: { status: 301, location }, reason: `gateway server has tls.httpsRedirect: every plain HTTP request is redirected` };
+  }
+  const trace: RouteTrace[] = [];
+  const route = matchRoute(vhost, info, trace);
+  base.trace = trace.map((t) => ({
+    virtualService: refName(t.route.virtualService),
+    routeIndex: t.route.ruleIndex,
+    matchIndex: t.route.matchIndex,
+    routeName: t.route.name,
+    matched: t.matched,
+    failures: t.failures,
+  }));
+  if (!route) {
+    base.reason = vhost.routes.length === 0
+      ? `virtual host ${vhost.name} has no routes (no VirtualService bound to this server)`
+      : `no route of virtual host ${vhost.name} matched the request`;
+    base.virtualService = vhost.virtualServices.length === 1 ? refName(vhost.virtualServices[0]) : null;
+    return base;
+  }
+  return fromRoute(snap, base, route, info);
+}
+
+function noTable(snap: Snapshot, base: ExplainResult, info: RequestInfo): ExplainResult {
+  if (snap.proxy.role === 'gateway') {
+    return { ...base, status: null, responseFlag: null, reason: `the gateway has no listener on port ${info.port}: the connection would be refused` };
+  }
+  if (snap.outboundTrafficPolicy === 'REGISTRY_ONLY')
+    return { ...base, result: 'blocked', status: 502, responseFlag: null, reason: `no service listens on port ${info.port} and the outbound traffic policy is REGISTRY_ONLY (BlackHoleCluster)` };
+  return { ...base, result: 'passthrough', status: null, responseFlag: null, reason: `no service listens on port ${info.port}: sent as-is to the requested address (PassthroughCluster, ALLOW_ANY)` };
+}
+
+function fromRoute(snap: Snapshot, base: ExplainResult, route: Route, info: RequestInfo): ExplainResult {
+  const r: ExplainResult = {
+    ...base,
+    virtualService: refName(route.virtualService),
+    routeIndex: route.ruleIndex,
+    routeName: route.name,
+    status: null,
+    responseFlag: null,
+  };
+  const a = route.action;
+  switch (a.kind) {
+    case 'passthrough':
+      return { ...r, result: 'passthrough', reason: 'host is not in the registry: sent as-is to the requested address (PassthroughCluster, outbound policy ALLOW_ANY)' };
+    case 'blocked':
+      return { ...r, result: 'blocked', status: 502, reason: 'host is not in the registry (or not visible through the Sidecar egress hosts) and the outbound policy is REGISTRY_ONLY' };
+    case 'redirect': {
+      const location = redirectLocation(a, route.match, { scheme: info.scheme, host: info.host, port: info.port, path: info.path });
+      return { ...r, result: 'redirect', status: a.status, redirect: { status: a.status, location }, reason: 'the matched route redirects', policy: routePolicy(route, null) };
+    }
+    case 'direct_response':
+      return { ...r, result: 'direct_response', status: a.status, directResponse: { status: a.status, body: a.body }, reason: 'the matched route answers directly', policy: routePolicy(route, null) };
+    case 'route': {
+      const dests = a.destinations.map((d) => destination(snap, d, a.totalWeight));
+      const first = dests.length ? snap.clusters.get(a.destinations[0].cluster) ?? null : null;
+      r.destinations = dests;
+      r.result = 'route';
+      r.policy = routePolicy(route, first);
+      const missing = dests.filter((d) => !d.clusterFound);
+      const empty = dests.filter((d) => d.clusterFound && d.endpoints.length === 0);
+      if (dests.length === 1 && missing.length === 1) {
+        r.status = 503;
+        r.responseFlag = 'NC';
+        r.reason = `cluster ${missing[0].cluster} does not exist (subset "${missing[0].subset}" is defined by no DestinationRule for ${missing[0].host}): 503 NC`;
+      } else if (dests.length === 1 && empty.length === 1 && first?.resolution !== 'NONE') {
+        r.status = 503;
+        r.responseFlag = 'UH';
+        r.reason = `cluster ${empty[0].cluster} has no endpoints: 503 no healthy upstream (UH)`;
+      } else r.reason = 'the matched route forwards to the destinations below';
+      return r;
+    }
+  }
+}
+
+function destination(snap: Snapshot, d: WeightedDestination, total: number): ExplainDestination {
+  const c = snap.clusters.get(d.cluster);
+  const weight = total > 0 ? Math.round((d.weight / total) * 10000) / 100 : 100;
+  let note: string | null = null;
+  if (!c) note = d.subset ? `subset "${d.subset}" is not defined by any DestinationRule visible to this proxy` : `no service ${d.host} port ${d.port} in the registry`;
+  else if (c.resolution === 'NONE') note = 'resolution NONE: forwarded to the address the client asked for';
+  else if (c.endpoints.length === 0)
+    note = c.subsetLabels ? `subset labels ${fmtLabels(c.subsetLabels)} select no endpoint` : 'the service has no endpoints';
+  return {
+    host: d.host,
+    port: d.port,
+    subset: d.subset,
+    weight,
+    cluster: d.cluster,
+    clusterFound: !!c,
+    endpoints: c ? c.endpoints.map((e) => `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`) : [],
+    note,
+  };
+}
+
+function fmtLabels(l: Readonly<Record<string, string>>): string {
+  return Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '{}';
+}
+
+function routePolicy(route: Route, c: Cluster | null): ExplainPolicy {
+  const rt = route.retry;
+  return {
+    timeoutMs: route.timeoutMs,
+    retries: rt
+      ? {
+          attempts: rt.attempts,
+          perTryTimeoutMs: rt.perTryTimeoutMs,
+          retryOn: [...rt.retryOn, ...rt.retriableStatusCodes.map(String)].join(','),
+          retryIgnorePreviousHosts: rt.retryIgnorePreviousHosts,
+          backoffBaseMs: rt.backoffBaseMs,
+          isDefault: rt.isDefault,
+        }
+      : null,
+    fault: route.fault,
+    mirror: route.mirrors.length ? route.mirrors.map((m) => ({ cluster: m.cluster, percentage: m.percentage })) : null,
+    rewrite: route.rewrite ? { uri: route.rewrite.uri, uriRegex: route.rewrite.uriRegex ? `${route.rewrite.uriRegex.re.source} -> ${route.rewrite.uriRegex.rewrite}` : null, authority: route.rewrite.authority } : null,
+    cors: route.cors !== null,
+    loadBalancer: c ? c.lb.kind : 'LEAST_REQUEST',
+    consistentHash: c ? c.lb.hash : null,
+    connectionPool: c ? c.connectionPool : {},
+    outlierDetection: c ? c.outlier : null,
+    tls: c ? c.tls : null,
+    destinationRule: c ? refName(c.destinationRule) : null,
+  };
+}
