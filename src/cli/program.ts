@@ -5,6 +5,7 @@ import { normaliseDomain } from './config.js';
 import { runValidate } from './validate.js';
 import { runAnalyze } from './analyze.js';
 import { runExplain } from './explain.js';
+import { runRun, type RunFlags } from './run.js';
 import type { Output } from './output.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -76,6 +77,24 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
   ).action((url: string, o: CommonOpts & { method: string; header: string[]; labels?: string; gateway?: string }) => {
     requireFiles(o);
     setExit(runExplain(url, { ...o, domain: normaliseDomain(o.domain), json: !!o.json }, out));
+  });
+
+  configOptions(
+    program
+      .command('run')
+      .description('run a proxy (sidecar or gateway) that routes real traffic per the config; the config is watched and hot-reloaded')
+      .option('--role <role>', 'sidecar: one outbound listener routing by Host; gateway: listeners from Gateways whose selector matches --labels', 'sidecar')
+      .option('--labels <k=v,...>', "the proxy's own workload labels (Sidecar/Gateway selection, sourceLabels)")
+      .option('--outbound-port <port>', 'sidecar listener port (also accepts HTTP_PROXY-style absolute-form requests and h2c)', '15001')
+      .option('--port-offset <n>', 'gateway: listen on Gateway port + n (run unprivileged)', '0')
+      .option('--admin-port <port>', 'admin endpoint on 127.0.0.1 (/ready, /config_dump, /clusters, /stats/prometheus)', '15000')
+      .option('--bind <address>', 'address the proxy listeners bind to', '127.0.0.1')
+      .option('--concurrency <n>', 'worker processes sharing the listeners (default: number of cores)')
+      .option('--log-format <format>', 'access log format on stdout: text (Istio default) or json', 'text')
+      .option('--no-access-log', 'do not write the access log')
+      .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests may take to finish', '30'),
+  ).action(async (o: RunFlags) => {
+    setExit(await runRun({ ...o, domain: normaliseDomain(o.domain) }, out));
   });
 
   return program;

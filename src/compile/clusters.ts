@@ -48,7 +48,11 @@ export function buildClusters(args: BuildClustersArgs): Map<string, Cluster> {
 
 function buildCluster(svc: Service, port: ServicePort, dr: EffectiveDestinationRule | null, subset: EffectiveSubset | null): Cluster {
   const policy = compileClusterPolicy(dr?.trafficPolicy, subset?.trafficPolicy, port.number);
-  const lb = svc.resolution === 'NONE' ? { ...policy.lb, kind: 'PASSTHROUGH' as const, hash: null, warmup: null } : policy.lb;
+  const base = svc.resolution === 'NONE' ? { ...policy.lb, kind: 'PASSTHROUGH' as const, hash: null, warmup: null } : policy.lb;
+  // Istio: locality failover only takes effect with outlier detection; `distribute` always does.
+  const loc = base.locality;
+  const effective = loc && loc.enabled && (loc.distribute.length > 0 || policy.outlier !== null) ? loc : null;
+  const lb = effective === loc ? base : { ...base, locality: effective };
   // Original-destination clusters (resolution NONE, or a PASSTHROUGH load balancer) carry no
   // endpoints: the data plane connects to the address the client dialled.
   const passthrough = lb.kind === 'PASSTHROUGH';

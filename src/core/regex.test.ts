@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileRe2, validateRegex, type Re2 } from './regex.js';
+import { compileRe2, literalPrefix, validateRegex, type Re2 } from './regex.js';
 
 function re(p: string): Re2 {
   const r = compileRe2(p);
@@ -132,4 +132,26 @@ void test('validateRegex', () => {
     'error parsing regexp: invalid or unsupported Perl syntax: `(?=`; Istio uses RE2 style regex-based match',
   );
   assert.match(validateRegex('(a)\\1') ?? '', /^error parsing regexp: invalid escape sequence/);
+});
+
+void test('literal prefix prefilter agrees with the engine', () => {
+  const rows: Array<[string, string]> = [
+    ['/api/v[0-9]+/items/[a-z0-9-]+', '/api/v'],
+    ['ab*c', 'a'],
+    ['ab+c', 'ab'],
+    ['ab?c', 'a'],
+    ['ab{0,2}c', 'a'],
+    ['a|b', ''],
+    ['(?i)abc', ''],
+    ['.*', ''],
+  ];
+  for (const [pat, want] of rows) assert.equal(literalPrefix(pat), want, pat);
+  const inputs = ['/api/v1/items/a-1', '/api/x', 'abbc', 'ac', 'abc', 'c', 'ABC', '/API/v1/items/x'];
+  for (const [pat] of rows) {
+    const c = compileRe2(pat);
+    assert.ok(c.ok);
+    const re = compileRe2(`(?:${pat})`);
+    assert.ok(re.ok);
+    for (const s of inputs) assert.equal(c.re.fullMatch(s), re.re.fullMatch(s), `${pat} on ${s}`);
+  }
 });

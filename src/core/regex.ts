@@ -45,6 +45,20 @@ const META_RE = /[\\^$.|?*+()[\]{}]/;
 /** Lone surrogates make re2js and `===` disagree, so such patterns skip the literal shortcut. */
 const SURROGATE_RE = /[\uD800-\uDFFF]/;
 
+/**
+ * The literal run a full match must begin with: the pattern's leading characters up to the
+ * first metacharacter, minus a last character that a `?`, `*` or `{` quantifier makes
+ * optional. Patterns with `|` anywhere (top-level alternation) get none.
+ */
+export function literalPrefix(src: string): string {
+  if (src.includes('|') || SURROGATE_RE.test(src)) return '';
+  let i = 0;
+  while (i < src.length && !META_RE.test(src[i])) i++;
+  let p = src.slice(0, i);
+  if (i < src.length && (src[i] === '?' || src[i] === '*' || src[i] === '{')) p = p.slice(0, -1);
+  return p;
+}
+
 /** One piece of a parsed substitution: literal text or a capture-group number. */
 type RewritePart = string | number;
 
@@ -105,15 +119,19 @@ class CompiledRe2 implements Re2 {
   readonly #re: RE2JS;
   /** Set when the pattern has no metacharacters, so full match is string equality. */
   readonly #literal: string | null;
+  /** A literal every match must start with (cheap rejection before running the engine). */
+  readonly #prefix: string;
 
   constructor(source: string, re: RE2JS) {
     this.source = source;
     this.#re = re;
     this.#literal = META_RE.test(source) || SURROGATE_RE.test(source) ? null : source;
+    this.#prefix = this.#literal === null ? literalPrefix(source) : '';
   }
 
   fullMatch(s: string): boolean {
     if (this.#literal !== null) return s === this.#literal;
+    if (this.#prefix !== '' && !s.startsWith(this.#prefix)) return false;
     return this.#re.matches(s);
   }
 

@@ -1,0 +1,152 @@
+/**
+ * The admin endpoint (Envoy's, on 127.0.0.1:15000 by default): /ready, /healthz,
+ * /config_dump, /clusters, /stats/prometheus. Read-only GETs; it never binds beyond
+ * loopback unless told to, and never shows key material.
+ */
+import http from 'node:http';
+
+export interface EndpointStatus {
+  address: string;
+  port: number;
+  health: 'healthy' | 'ejected';
+  weight: number;
+  locality: string;
+  labels: Record<string, string>;
+  activeRequests: number;
+  totalRequests: number;
+  failures: number;
+  connections: number;
+}
+
+export interface ClusterStatus {
+  name: string;
+  host: string;
+  port: number;
+  subset: string | null;
+  loadBalancer: string;
+  destinationRule: string | null;
+  circuitBreakers: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
+  outlierDetection: boolean;
+  endpoints: EndpointStatus[];
+}
+
+export interface AdminSource {
+  /** true once the first snapshot is live and every listener is bound, false while draining. */
+  ready(): boolean;
+  configDump(): Promise<unknown>;
+  clusters(): Promise<ClusterStatus[]>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+
+  constructor(private readonly src: AdminSource) {
+    this.server = http.createServer((req, res) => {
+      void this.handle(req, res).catch((e: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`admin error: ${(e as Error).message}\n`);
+      });
+    });
+    this.server.on('clientError', (_e, s) => s.destroy());
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onErr = (e: NodeJS.ErrnoException): void =>
+        reject(new Error(`cannot start the admin endpoint on ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'the port is already in use (choose another with --admin-port)' : e.message}`));
+      this.server.once('error', onErr);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', onErr);
+        this.server.on('error', () => undefined);
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a ? a.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.server.close(() => r());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
+      res.end('admin endpoints are read-only: use GET\n');
+      return;
+    }
+    switch (url.pathname) {
+      case '/ready': {
+        const ok = this.src.ready();
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+        res.end(ok ? 'LIVE\n' : 'NOT READY\n');
+        return;
+      }
+      case '/healthz':
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('OK\n');
+        return;
+      case '/config_dump':
+        return json(res, await this.src.configDump());
+      case '/clusters': {
+        const cs = await this.src.clusters();
+        if (url.searchParams.get('format') === 'json') return json(res, { cluster_statuses: cs });
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(clustersText(cs));
+        return;
+      }
+      case '/stats/prometheus': {
+        const m = await this.src.metrics();
+        res.writeHead(200, { 'content-type': m.contentType });
+        res.end(m.body);
+        return;
+      }
+      case '/':
+      case '/help':
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('admin commands are:\n  /ready\n  /healthz\n  /config_dump\n  /clusters (?format=json)\n  /stats/prometheus\n');
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end(`unknown admin path ${url.pathname}: see /help\n`);
+    }
+  }
+}
+
+function json(res: http.ServerResponse, v: unknown): void {
+  const body = JSON.stringify(v, null, 2);
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(body);
+}
+
+/** Envoy's `/clusters` text: `cluster::key::value` and `cluster::host:port::stat::value`. */
+export function clustersText(cs: readonly ClusterStatus[]): string {
+  const out: string[] = [];
+  for (const c of cs) {
+    const n = c.name;
+    out.push(`${n}::observability_name::${n}`);
+    out.push(`${n}::default_priority::max_connections::${c.circuitBreakers.maxConnections}`);
+    out.push(`${n}::default_priority::max_pending_requests::${c.circuitBreakers.maxPendingRequests}`);
+    out.push(`${n}::default_priority::max_requests::${c.circuitBreakers.maxRequests}`);
+    out.push(`${n}::default_priority::max_retries::${c.circuitBreakers.maxRetries}`);
+    out.push(`${n}::added_via_api::true`);
+    for (const e of c.endpoints) {
+      const h = `${n}::${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+      out.push(`${h}::cx_active::${e.connections}`);
+      out.push(`${h}::rq_active::${e.activeRequests}`);
+      out.push(`${h}::rq_total::${e.totalRequests}`);
+      out.push(`${h}::rq_error::${e.failures}`);
+      out.push(`${h}::weight::${e.weight}`);
+      const [region = '', zone = '', sub = ''] = e.locality.split('/');
+      out.push(`${h}::region::${region}`);
+      out.push(`${h}::zone::${zone}`);
+      out.push(`${h}::sub_zone::${sub}`);
+      out.push(`${h}::health_flags::${e.health === 'healthy' ? 'healthy' : '/failed_outlier_check'}`);
+    }
+  }
+  return out.join('\n') + (out.length ? '\n' : '');
+}

@@ -1,0 +1,83 @@
+/**
+ * Per-endpoint runtime state, keyed by `cluster|address:port`, kept outside the snapshot so a
+ * config push does not reset in-flight counts (or, later, outlier ejections).
+ */
+import type { Endpoint } from '../../snapshot/types.js';
+import type { LbHost } from '../lb/types.js';
+import { destinationFor, type DestinationLabels } from '../../observability/identity.js';
+
+/** Counters that outlive any one snapshot. */
+export interface HostState {
+  active: number;
+  healthy: boolean;
+  /** Requests completed, for /clusters. */
+  total: number;
+  /** Local-origin connect failures and 5xx seen (for /clusters; outlier detection reads these later). */
+  failures: number;
+}
+
+/** One endpoint of one cluster as the load balancer and the pools see it. */
+export class HostRuntime implements LbHost {
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly locality: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Shared with any other HostRuntime for the same cluster+address across reloads. */
+  readonly state: HostState;
+
+  constructor(ep: Endpoint, state: HostState) {
+    this.address = ep.address;
+    this.port = ep.port;
+    this.key = `${ep.address.includes(':') ? `[${ep.address}]` : ep.address}:${ep.port}`;
+    this.weight = ep.weight >= 1 ? ep.weight : 1;
+    this.locality = ep.locality;
+    this.labels = ep.labels;
+    this.state = state;
+  }
+
+  private dest: DestinationLabels | null = null;
+
+  /** Stable metric labels for requests served by this endpoint (built once). */
+  destination(service: string, namespace: string): DestinationLabels {
+    return (this.dest ??= destinationFor(service, namespace, { labels: this.labels, namespace }));
+  }
+
+  get activeRequests(): number {
+    return this.state.active;
+  }
+  set activeRequests(n: number) {
+    this.state.active = n;
+  }
+  get healthy(): boolean {
+    return this.state.healthy;
+  }
+  set healthy(v: boolean) {
+    this.state.healthy = v;
+  }
+}
+
+/** Keeps HostState objects by `cluster|host:port`; entries not seen in a snapshot are dropped once idle. */
+export class HostStateStore {
+  private readonly states = new Map<string, HostState>();
+
+  get(cluster: string, ep: Endpoint): HostState {
+    const k = `${cluster}|${ep.address}:${ep.port}`;
+    let s = this.states.get(k);
+    if (!s) {
+      s = { active: 0, healthy: true, total: 0, failures: 0 };
+      this.states.set(k, s);
+    }
+    return s;
+  }
+
+  /** Forget state for endpoints no longer in any cluster and with nothing in flight. */
+  retain(keep: ReadonlySet<string>): void {
+    for (const [k, s] of this.states) if (!keep.has(k) && s.active === 0) this.states.delete(k);
+  }
+
+  static keyOf(cluster: string, ep: Endpoint): string {
+    return `${cluster}|${ep.address}:${ep.port}`;
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * The HTTP request path (Envoy's HTTP connection manager + router filter):
+ * snapshot -> route table -> virtual host -> route -> CORS / redirect / direct response /
+ * mirror -> destination -> Forwarder. Local replies carry Envoy's statuses and flags.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Route, Snapshot, WeightedDestination } from '../../snapshot/types.js';
+import { matchRoute, normalizeRequestHost, pickWeighted, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo } from '../router/match.js';
+import { redirectLocation } from '../router/redirect.js';
+import { decideCors } from '../router/cors.js';
+import type { ClusterManager } from '../cluster/manager.js';
+import { Flag } from '../../observability/flags.js';
+import { applyHeaderOps, first, upstreamRequestHeaders, type HeaderMap } from './headers.js';
+import { isGrpcRequest, sendLocalReply, type DownstreamResponse } from './local-reply.js';
+import { StreamInfo, type SocketAddresses } from './stream-info.js';
+import { Forwarder, upstreamProtocol, type ForwardTarget } from './forward.js';
+import { rewritePath } from './rewrite.js';
+import { hashForRequest } from './hash-policy.js';
+import { fireMirrors } from './mirror.js';
+
+/** Request bodies up to this size are buffered so they can be retried and mirrored. */
+export const REPLAY_BUFFER_BYTES = 64 * 1024;
+
+export interface HandlerDeps {
+  role: 'sidecar' | 'gateway';
+  /** The live snapshot; read once per request. */
+  snapshot: () => Snapshot;
+  clusters: ClusterManager;
+  /** Called once per request when the response is complete (or the stream died). */
+  onComplete: (info: StreamInfo) => void;
+  rnd: () => number;
+  now: () => number;
+  setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
+}
+
+type Req = IncomingMessage | Http2ServerRequest;
+
+export class HttpHandler {
+  private readonly server: string;
+  /** Requests in flight (for graceful drain). */
+  active = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly deps: HandlerDeps) {
+    this.server = deps.role === 'gateway' ? 'istio-envoy' : 'envoy';
+  }
+
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /**
+   * Entry point for every request on a listener. `listenerPort` is the configured port
+   * (gateway server port); 0 on the sidecar's outbound listener.
+   */
+  handle(req: Req, res: DownstreamResponse, listenerPort: number, secure: boolean): void {
+    const deps = this.deps;
+    const snap = deps.snapshot();
+    deps.clusters.update(snap);
+    const info = new StreamInfo(deps.now());
+    this.active++;
+    let completed = false;
+    const complete = (): void => {
+      if (completed) return;
+      completed = true;
+      info.durationMs = info.elapsedMs();
+      this.active--;
+      try {
+        deps.onComplete(info);
+      } finally {
+        if (this.active === 0 && this.idleWaiters.length) for (const w of this.idleWaiters.splice(0)) w();
+      }
+    };
+    res.once('close', complete);
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    try {
+      this.route(snap, req, res, info, listenerPort, secure, complete);
+    } catch (e) {
+      // A bug must cost one request, never the process.
+      sendLocalReply(res, info, { status: 500, body: 'internal proxy error', details: `proxy_error{${(e as Error).message}}`, flags: 0 }, info.grpc, this.server);
+    }
+  }
+
+  private route(snap: Snapshot, req: Req, res: DownstreamResponse, info: StreamInfo, listenerPort: number, secure: boolean, complete: () => void): void {
+    const h = req.headers;
+    const isH2 = req.httpVersionMajor === 2;
+    info.protocol = isH2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    info.method = req.method ?? 'GET';
+    info.grpc = isGrpcRequest(h);
+    info.userAgent = first(h['user-agent']) ?? '';
+    info.requestId = first(h['x-request-id']) ?? '';
+    info.forwardedFor = first(h['x-forwarded-for']) ?? '';
+    const addr = socketAddresses(req);
+    info.downstreamRemote = addr.remoteAddress ?? '';
+    info.downstreamLocal = addr.localAddress ? `${addr.localAddress}:${addr.localPort}` : '';
+
+    // Authority and path: absolute-form requests (HTTP_PROXY clients) carry them in the URL.
+    let authority = (isH2 ? (h[':authority'] as string | undefined) : undefined) ?? h.host ?? '';
+    let path = req.url ?? '/';
+    if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
+      const abs = parseAbsolute(path);
+      if (!abs) return this.reply(res, info, 400, 'invalid request target', 'invalid_url', 0);
+      authority = abs.authority;
+      path = abs.path;
+    }
+    info.path = path;
+    info.authority = authority;
+    if (!authority) return this.reply(res, info, 400, 'missing host header', 'missing_host_header', 0);
+
+    const port = this.deps.role === 'sidecar' ? resolveRequestPort(snap, authority) : listenerPort;
+    const scheme = secure ? 'https' : 'http';
+    const ri: RequestInfo = { host: authority, port, method: info.method, path, scheme, headers: h };
+    const table = selectRouteTable(snap, ri);
+    if (!table) {
+      if (this.deps.role === 'gateway') return this.reply(res, info, 404, '', 'route_not_found', Flag.NR);
+      return snap.outboundTrafficPolicy === 'REGISTRY_ONLY'
+        ? this.blackhole(res, info)
+        : this.forward(snap, req, res, info, ri, null, null, complete);
+    }
+    const vhost = selectVirtualHost(table, authority);
+    if (!vhost) return this.reply(res, info, 404, '', 'route_not_found', Flag.NR);
+    if (vhost.requireTls && !secure) {
+      const location = `https://${normalizeRequestHost(authority)}${path}`;
+      return this.reply(res, info, 301, '', 'https_redirect', 0, { location });
+    }
+    const route = matchRoute(vhost, ri);
+    if (!route) return this.reply(res, info, 404, '', 'route_not_found', Flag.NR);
+    info.route = route;
+    info.routeName = route.name ?? '';
+
+    let corsHeaders: Record<string, string> | null = null;
+    if (route.cors) {
+      const d = decideCors(route.cors, info.method, first(h.origin), first(h['access-control-request-method']));
+      if (d.kind === 'preflight') return this.reply(res, info, 200, '', 'cors_response', 0, d.headers);
+      if (d.kind === 'forward') corsHeaders = d.headers;
+    }
+
+    const a = route.action;
+    switch (a.kind) {
+      case 'redirect': {
+        const location = redirectLocation(a, route.match, { scheme, host: authority, port, path });
+        return this.reply(res, info, a.status, '', 'direct_response', 0, { location });
+      }
+      case 'direct_response':
+        return this.reply(res, info, a.status, a.body ?? '', 'direct_response', 0);
+      case 'blocked':
+        return this.blackhole(res, info);
+      case 'passthrough':
+        return this.forward(snap, req, res, info, ri, route, null, complete, corsHeaders);
+      case 'route': {
+        const dest = a.destinations.length === 1 ? a.destinations[0] : pickWeighted(a.destinations, a.totalWeight, this.deps.rnd());
+        return this.forward(snap, req, res, info, ri, route, dest, complete, corsHeaders);
+      }
+    }
+  }
+
+  /** REGISTRY_ONLY: Envoy's `block_all` virtual host answers 502. */
+  private blackhole(res: DownstreamResponse, info: StreamInfo): void {
+    info.upstreamCluster = 'BlackHoleCluster';
+    this.reply(res, info, 502, '', 'direct_response', 0);
+  }
+
+  private reply(res: DownstreamResponse, info: StreamInfo, status: number, body: string, details: string, flags: number, headers?: Record<string, string>): void {
+    sendLocalReply(res, info, { status, body, details, flags, headers }, info.grpc && status >= 400, this.server);
+  }
+
+  private forward(
+    snap: Snapshot,
+    req: Req,
+    res: DownstreamResponse,
+    info: StreamInfo,
+    ri: RequestInfo,
+    route: Route | null,
+    dest: WeightedDestination | null,
+    complete: () => void,
+    corsHeaders: Record<string, string> | null = null,
+  ): void {
+    const clusters = this.deps.clusters;
+    const runtime = dest ? clusters.get(dest.cluster) ?? null : null;
+    if (dest && !runtime) {
+      info.upstreamCluster = dest.cluster;
+      return this.reply(res, info, 503, '', 'cluster_not_found', Flag.NC);
+    }
+    const isH2 = req.httpVersionMajor === 2;
+    const c = runtime?.config ?? null;
+    if (runtime) {
+      info.destinationService = runtime.config.host;
+      info.destination = runtime.destination;
+    } else {
+      info.destinationService = normalizeRequestHost(ri.host);
+    }
+
+    // Upstream request: headers, authority, path.
+    const headers = upstreamRequestHeaders({
+      headers: req.headers,
+      authority: ri.host,
+      secure: ri.scheme === 'https',
+      remoteAddress: info.downstreamRemote,
+      appendXff: this.deps.role === 'gateway',
+      keepTeTrailers: true,
+    });
+    delete headers.expect;
+    if (info.requestId === '') info.requestId = headers['x-request-id'] as string;
+    let authority = ri.host;
+    let path = ri.path;
+    if (route) {
+      applyHeaderOps(headers, route.headers.request);
+      const rw = route.rewrite;
+      if (rw) {
+        const np = rewritePath(rw, route.match, path);
+        if (np !== path) {
+          headers['x-envoy-original-path'] = path;
+          path = np;
+        }
+        if (rw.authority) authority = rw.authority;
+      }
+    }
+    if (dest) {
+      applyHeaderOps(headers, dest.headers.request);
+      if (dest.authority && !route?.rewrite?.authority) authority = dest.authority;
+    }
+    const protocol = upstreamProtocol(c, isH2);
+    if (protocol === 'h1') headers.host = authority;
+    else delete headers.host;
+
+    // Passthrough / ORIGINAL_DST: dial what the client asked for.
+    const needsOriginal = !c || c.resolution === 'NONE' || c.lb.kind === 'PASSTHROUGH';
+    const passthroughAuthority = needsOriginal ? originalDestination(ri.host, dest?.port ?? ri.port) : null;
+    if (!c) info.upstreamCluster = 'PassthroughCluster';
+
+    let hash: number | undefined;
+    let setCookie: string | null = null;
+    if (c && c.lb.kind === 'CONSISTENT_HASH' && c.lb.hash) {
+      const hr = hashForRequest(c.lb.hash.key, req.headers, ri.path, info.downstreamRemote, this.deps.rnd);
+      hash = hr.hash;
+      setCookie = hr.setCookie;
+    }
+    let extra: Record<string, string | string[]> | null = corsHeaders;
+    if (setCookie) extra = { ...(extra ?? {}), 'set-cookie': setCookie };
+
+    const target: ForwardTarget = {
+      cluster: runtime,
+      clusterName: c ? c.name : 'PassthroughCluster',
+      passthroughAuthority,
+      protocol,
+      responseOps: [...(route ? [route.headers.response] : []), ...(dest ? [dest.headers.response] : [])],
+      extraResponseHeaders: extra,
+      hash,
+    };
+
+    const start = (body: Buffer | IncomingMessage | Http2ServerRequest | null): void => {
+      if (body && Buffer.isBuffer(body)) info.bytesReceived = body.length;
+      const fwd = new Forwarder(
+        { clusters, rnd: this.deps.rnd, server: this.server, setTimer: this.deps.setTimer },
+        req,
+        res,
+        info,
+        route,
+        target,
+        { method: info.method, path, headers, body, authority },
+        complete,
+      );
+      if (route && route.mirrors.length && (body === null || Buffer.isBuffer(body))) {
+        fireMirrors(route.mirrors, clusters, snap, { method: info.method, path, headers, body, authority }, this.deps.rnd);
+      }
+      fwd.start();
+    };
+    readBody(req, isH2, start, (e) => this.reply(res, info, 400, `bad request body: ${e.message}`, 'request_body_error', 0));
+  }
+}
+
+/**
+ * Client and local addresses. For h2c the session runs over a replay duplex (see
+ * http-listener.ts) whose JSStreamSocket wrapper has no addresses of its own.
+ */
+function socketAddresses(req: Req): SocketAddresses {
+  const s = req.socket as (SocketAddresses & { stream?: SocketAddresses }) | undefined;
+  if (!s) return {};
+  if (s.remoteAddress !== undefined) return s;
+  return s.stream ?? {};
+}
+
+/** `http://host:port/path` -> parts; null when malformed. */
+function parseAbsolute(url: string): { authority: string; path: string } | null {
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)([^#]*)/.exec(url);
+  if (!m || m[1] === '') return null;
+  const authority = m[1].includes('@') ? m[1].slice(m[1].lastIndexOf('@') + 1) : m[1];
+  return { authority, path: m[2] === '' ? '/' : m[2].startsWith('/') ? m[2] : `/${m[2]}` };
+}
+
+/** Where a passthrough request goes: the requested host with the request's port. */
+function originalDestination(host: string, port: number): string {
+  const h = normalizeRequestHost(host);
+  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/**
+ * Small bodies are buffered (replayable for retries and mirrors); large or unknown-length
+ * ones stream through with backpressure. `done` gets null, a Buffer, or the stream itself.
+ */
+function readBody(
+  req: Req,
+  isH2: boolean,
+  done: (body: Buffer | Req | null) => void,
+  fail: (e: Error) => void,
+): void {
+  const cl = req.headers['content-length'];
+  const te = req.headers['transfer-encoding'];
+  const noBody = isH2 ? (req as Http2ServerRequest).stream.endAfterHeaders || req.readableEnded : cl === undefined && te === undefined;
+  if (noBody || cl === '0') {
+    if (!isH2 && cl === '0') req.resume();
+    return done(null);
+  }
+  const len = cl !== undefined ? Number(cl) : NaN;
+  if (!(len <= REPLAY_BUFFER_BYTES)) return done(req);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= REPLAY_BUFFER_BYTES) chunks.push(c);
+  });
+  req.once('end', () => done(size === 0 ? null : Buffer.concat(chunks, size)));
+  req.once('error', fail);
+}
+
+export type { HeaderMap };

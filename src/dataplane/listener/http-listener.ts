@@ -1,0 +1,180 @@
+/**
+ * A plaintext HTTP listener that speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on
+ * the same port: the first bytes of each connection decide (the HTTP/2 preface starts with
+ * `PRI * HTTP/2.0`). Every socket, session and stream has an error listener: a peer can
+ * cost itself a connection, never the process.
+ */
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { DownstreamResponse } from '../http/local-reply.js';
+import type { SocketAddresses } from '../http/stream-info.js';
+
+export type RequestSink = (req: http.IncomingMessage | http2.Http2ServerRequest, res: DownstreamResponse) => void;
+
+export interface ListenerLimits {
+  /** Max request header bytes (Envoy default 60 KiB). */
+  maxHeaderSize: number;
+  /** Downstream keep-alive idle timeout (ms). */
+  keepAliveTimeoutMs: number;
+  /** Time allowed to receive the full request headers (ms). */
+  headersTimeoutMs: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (Envoy default 100 for downstream? Istio: 100). */
+  maxConcurrentStreams: number;
+}
+
+export const DEFAULT_LIMITS: ListenerLimits = {
+  maxHeaderSize: 60 * 1024,
+  keepAliveTimeoutMs: 60_000,
+  headersTimeoutMs: 60_000,
+  maxConcurrentStreams: 100,
+};
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export class HttpListener {
+  private readonly tcp: net.Server;
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private closing = false;
+
+  constructor(sink: RequestSink, limits: ListenerLimits = DEFAULT_LIMITS) {
+    this.h1 = http.createServer(
+      {
+        maxHeaderSize: limits.maxHeaderSize,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: 0,
+        joinDuplicateHeaders: false,
+      },
+      (req, res) => sink(req, res),
+    );
+    this.h1.on('clientError', (err, socket) => {
+      const code = (err as { code?: string }).code;
+      if (socket.writable && !socket.destroyed) {
+        const status = code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      } else socket.destroy();
+    });
+    this.h2 = http2.createServer(
+      {
+        maxSessionMemory: 64,
+        settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderSize },
+      },
+      (req, res) => sink(req, res),
+    );
+    this.h2.on('session', (s) => {
+      this.sessions.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => this.sessions.delete(s));
+      if (this.closing) s.close();
+    });
+    this.h2.on('sessionError', () => undefined);
+    this.h2.on('stream', (stream) => stream.on('error', () => undefined));
+    this.tcp = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.accept(socket));
+    this.tcp.on('error', () => undefined);
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setNoDelay(true);
+    let buf: Buffer | null = null;
+    const onData = (chunk: Buffer): void => {
+      buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+      const n = Math.min(buf.length, PREFACE.length);
+      const isH2 = buf.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && buf.length < PREFACE.length) return; // need more bytes to decide
+      socket.removeListener('data', onData);
+      const head = buf;
+      buf = null;
+      if (isH2) {
+        // node:http2 reads the socket's handle directly, so bytes already read cannot be put
+        // back: hand it a JS duplex that replays them (Node wraps it in a JSStreamSocket).
+        this.h2.emit('connection', replayDuplex(socket, head));
+      } else {
+        socket.pause();
+        socket.unshift(head);
+        this.h1.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      this.tcp.once('error', onError);
+      this.tcp.listen({ port, host, exclusive: false }, () => {
+        this.tcp.removeListener('error', onError);
+        const a = this.tcp.address();
+        resolve(typeof a === 'object' && a ? a.port : port);
+      });
+    });
+  }
+
+  get port(): number {
+    const a = this.tcp.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  /** Stop accepting; close idle keep-alive connections; ask HTTP/2 peers to go away. */
+  stopAccepting(): void {
+    this.closing = true;
+    this.tcp.close();
+    this.h1.closeIdleConnections();
+    for (const s of this.sessions) s.close();
+  }
+
+  /** Close idle connections now and again as requests finish (drain). */
+  closeIdle(): void {
+    this.h1.closeIdleConnections();
+  }
+
+  /** Tear everything down (after the drain timeout). */
+  destroy(): void {
+    this.closing = true;
+    this.tcp.close();
+    for (const s of this.sessions) s.destroy();
+    for (const sock of this.sockets) sock.destroy();
+  }
+}
+
+/** A duplex over `socket` that first yields `head` (bytes consumed while sniffing). */
+function replayDuplex(socket: net.Socket, head: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+  Object.assign(d, {
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+  } satisfies SocketAddresses);
+  d.on('error', () => socket.destroy());
+  d.push(head);
+  socket.on('data', (chunk: Buffer) => {
+    if (!d.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  return d;
+}

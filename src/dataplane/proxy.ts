@@ -1,0 +1,150 @@
+/**
+ * One proxy: listeners derived from the live snapshot (sidecar: the outbound listener;
+ * gateway: one per HTTP Gateway server port, shifted by the port offset), the request
+ * handler, the cluster manager, and graceful drain.
+ */
+import type { Snapshot } from '../snapshot/types.js';
+import { ClusterManager } from './cluster/manager.js';
+import { HttpHandler } from './http/handler.js';
+import type { StreamInfo } from './http/stream-info.js';
+import { HttpListener, DEFAULT_LIMITS, type ListenerLimits } from './listener/http-listener.js';
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+
+export interface ProxyOptions {
+  role: 'sidecar' | 'gateway';
+  /** Sidecar outbound port (0 = pick a free one). */
+  outboundPort: number;
+  /** Gateway: listen on Gateway port + offset. */
+  portOffset: number;
+  /** Address to bind listeners to. */
+  bindAddress: string;
+  snapshot: () => Snapshot;
+  onComplete: (info: StreamInfo) => void;
+  log: (line: string) => void;
+  limits?: ListenerLimits;
+  rnd?: () => number;
+  now?: () => number;
+}
+
+export interface BoundListener {
+  name: string;
+  /** Config port (gateway server port), 0 for the sidecar outbound listener. */
+  configPort: number;
+  port: number;
+  address: string;
+  protocol: string;
+}
+
+export class Proxy {
+  readonly clusters = new ClusterManager();
+  readonly handler: HttpHandler;
+  private readonly listeners = new Map<number, { l: HttpListener; info: BoundListener }>();
+  private draining = false;
+
+  constructor(private readonly opts: ProxyOptions) {
+    this.handler = new HttpHandler({
+      role: opts.role,
+      snapshot: opts.snapshot,
+      clusters: this.clusters,
+      onComplete: opts.onComplete,
+      rnd: opts.rnd ?? Math.random,
+      now: opts.now ?? Date.now,
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+    });
+  }
+
+  /** Binds the listeners the current snapshot calls for. Rejects when a port is busy. */
+  async start(): Promise<BoundListener[]> {
+    await this.reconcile(this.opts.snapshot());
+    return this.bound();
+  }
+
+  bound(): BoundListener[] {
+    return [...this.listeners.values()].map((x) => x.info);
+  }
+
+  isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * After a snapshot swap: gateway listeners follow the Gateway servers (new ports bound,
+   * removed ports drained). The sidecar listener never changes.
+   */
+  async reconcile(snap: Snapshot): Promise<void> {
+    this.clusters.update(snap);
+    if (this.draining) return;
+    const o = this.opts;
+    if (o.role === 'sidecar') {
+      if (!this.listeners.has(0)) await this.bind(0, o.outboundPort, 'sidecar outbound', 'HTTP');
+      return;
+    }
+    const wanted = new Map<number, string>();
+    for (const l of snap.listeners) {
+      if (HTTP_PROTOCOLS.has(l.protocol) && l.routeTable !== null) wanted.set(l.port, l.protocol);
+      else if (!this.warned.has(l.name)) {
+        this.warned.add(l.name);
+        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: only plain HTTP servers are supported so far (TLS and TCP come with the Edge work)`);
+      }
+    }
+    for (const [port, proto] of wanted) {
+      if (!this.listeners.has(port)) await this.bind(port, port + o.portOffset, `gateway ${proto} ${port}`, proto);
+    }
+    for (const [port, x] of this.listeners) {
+      if (!wanted.has(port)) {
+        this.listeners.delete(port);
+        x.l.stopAccepting();
+        o.log(`stopped listening on ${x.info.address}:${x.info.port} (${x.info.name}): no Gateway server uses port ${port} any more`);
+      }
+    }
+  }
+
+  private readonly warned = new Set<string>();
+
+  private async bind(configPort: number, port: number, name: string, protocol: string): Promise<void> {
+    const o = this.opts;
+    const l = new HttpListener((req, res) => this.handler.handle(req, res, configPort, false), o.limits ?? DEFAULT_LIMITS);
+    let actual: number;
+    try {
+      actual = await l.listen(port, o.bindAddress);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need --port-offset or privileges)' : (e as Error).message;
+      throw new Error(`cannot listen on ${o.bindAddress}:${port} (${name}): ${why}`);
+    }
+    const info: BoundListener = { name, configPort, port: actual, address: o.bindAddress, protocol };
+    this.listeners.set(configPort, { l, info });
+    o.log(`listening on ${o.bindAddress}:${actual} (${name})`);
+  }
+
+  /**
+   * Graceful drain: stop accepting, let in-flight requests finish (bounded by timeoutMs),
+   * then close everything.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    for (const { l } of this.listeners.values()) l.stopAccepting();
+    const idleTimer = setInterval(() => {
+      for (const { l } of this.listeners.values()) l.closeIdle();
+    }, 100);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.handler.idle().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearInterval(idleTimer);
+    if (timer) clearTimeout(timer);
+    for (const { l } of this.listeners.values()) l.destroy();
+    this.listeners.clear();
+    await this.clusters.close();
+    return finished;
+  }
+
+  /** Immediate stop (tests). */
+  async close(): Promise<void> {
+    for (const { l } of this.listeners.values()) l.destroy();
+    this.listeners.clear();
+    await this.clusters.pools.destroy();
+  }
+}

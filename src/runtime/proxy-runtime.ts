@@ -1,0 +1,205 @@
+/**
+ * One running proxy process (the composition root behind `isthmus run`): config controller
+ * (files -> validated, compiled snapshots, hot reload), the data plane, metrics, access log,
+ * and optionally the admin endpoint. Used directly for --concurrency 1 and by each worker.
+ */
+import { ConfigController, type Logger } from '../controlplane/controller.js';
+import type { ProxyIdentity, Snapshot } from '../snapshot/types.js';
+import { Proxy, type BoundListener } from '../dataplane/proxy.js';
+import type { StreamInfo } from '../dataplane/http/stream-info.js';
+import { MeshMetrics } from '../observability/metrics.js';
+import { AccessLogger, type AccessLogFormat, type LogSink } from '../observability/accesslog.js';
+import { Flag } from '../observability/flags.js';
+import { AdminServer, type AdminSource, type ClusterStatus } from '../admin/server.js';
+import { clusterStatuses, snapshotToJson } from '../admin/dump.js';
+
+export interface RunOptions {
+  files: string[];
+  role: 'sidecar' | 'gateway';
+  namespace: string;
+  labels: Record<string, string>;
+  domain: string;
+  outboundPort: number;
+  portOffset: number;
+  bindAddress: string;
+  /** null = no admin endpoint in this process (cluster workers). */
+  adminPort: number | null;
+  logFormat: AccessLogFormat;
+  /** false disables the access log. */
+  accessLog: boolean;
+  drainTimeoutMs: number;
+  /** File-watch debounce. */
+  debounceMs?: number;
+}
+
+export interface RuntimeIO {
+  /** Operational log lines (listening on..., config applied...). */
+  log(line: string): void;
+  /** Where access-log lines go (default stdout). */
+  accessLogSink?: NodeJS.WritableStream;
+}
+
+export class ProxyRuntime {
+  readonly controller: ConfigController;
+  readonly metrics: MeshMetrics;
+  readonly accessLog: AccessLogger | null;
+  proxy: Proxy | null = null;
+  admin: AdminServer | null = null;
+  adminPort = 0;
+  private live = false;
+  private draining = false;
+
+  constructor(
+    readonly opts: RunOptions,
+    private readonly io: RuntimeIO,
+  ) {
+    const proxy: ProxyIdentity = { role: opts.role, namespace: opts.namespace, labels: opts.labels };
+    const logger: Logger = { info: (m) => io.log(m), warn: (m) => io.log(m), error: (m) => io.log(m) };
+    this.controller = new ConfigController({
+      paths: opts.files,
+      proxy,
+      logger,
+      compileOptions: { domain: opts.domain },
+      namespace: opts.namespace,
+      debounceMs: opts.debounceMs,
+    });
+    this.metrics = new MeshMetrics({ source: { namespace: opts.namespace, labels: opts.labels } });
+    this.accessLog = opts.accessLog ? new AccessLogger({ format: opts.logFormat, out: (io.accessLogSink ?? process.stdout) as unknown as LogSink }) : null;
+    if (this.accessLog) this.metrics.trackAccessLog(this.accessLog);
+  }
+
+  /** Loads config, binds listeners and the admin port. Throws with a clear message on failure. */
+  async start(): Promise<BoundListener[]> {
+    const first = this.controller.start();
+    if (first.status === 'rejected') {
+      throw new Error(`the initial config has ${first.rejected.errorCount} error(s); fix them and start again (see the lines above, or run \`isthmus validate\`)`);
+    }
+    const snapshot = (): Snapshot => {
+      const s = this.controller.current();
+      if (!s) throw new Error('no config is serving');
+      return s.snapshot;
+    };
+    this.proxy = new Proxy({
+      role: this.opts.role,
+      outboundPort: this.opts.outboundPort,
+      portOffset: this.opts.portOffset,
+      bindAddress: this.opts.bindAddress,
+      snapshot,
+      onComplete: (i) => this.record(i),
+      log: (l) => this.io.log(l),
+    });
+    const store = this.controller.store;
+    store.onChange((state) => {
+      this.metrics.recordConfigReload({ result: 'applied', version: state.version, atMs: Date.now() });
+      void this.proxy?.reconcile(state.snapshot).catch((e: unknown) => this.io.log(`error: ${(e as Error).message}`));
+    });
+    store.onReject(() => this.metrics.recordConfigReload({ result: 'rejected', atMs: Date.now() }));
+    const v = this.controller.current()?.version;
+    if (v !== undefined) this.metrics.setConfigVersion(v);
+    const bound = await this.proxy.start();
+    if (this.opts.adminPort !== null) {
+      this.admin = new AdminServer(this.adminSource());
+      this.adminPort = await this.admin.listen(this.opts.adminPort, '127.0.0.1');
+      this.io.log(`admin listening on 127.0.0.1:${this.adminPort}`);
+    }
+    this.live = true;
+    return bound;
+  }
+
+  /** The data the admin endpoint serves for this process. */
+  adminSource(): AdminSource {
+    return {
+      ready: () => this.ready(),
+      configDump: async () => this.configDump(),
+      clusters: async () => this.clusterStatuses(),
+      metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: await this.metrics.render() }),
+    };
+  }
+
+  ready(): boolean {
+    return this.live && !this.draining;
+  }
+
+  configDump(): unknown {
+    const st = this.controller.status();
+    const cur = this.controller.current();
+    return {
+      version: st.version,
+      appliedAt: st.appliedAt,
+      inSync: st.inSync,
+      sources: st.sources,
+      watchedPaths: st.watchedPaths,
+      counters: st.counters,
+      lastRejected: st.lastRejected,
+      proxy: { role: this.opts.role, namespace: this.opts.namespace, labels: this.opts.labels },
+      listeners: this.proxy?.bound() ?? [],
+      snapshot: cur ? snapshotToJson(cur.snapshot) : null,
+    };
+  }
+
+  clusterStatuses(): ClusterStatus[] {
+    return this.proxy ? clusterStatuses(this.proxy.clusters) : [];
+  }
+
+  private record(i: StreamInfo): void {
+    const dest = i.destination ?? { service: i.destinationService || 'unknown' };
+    this.metrics.recordRequest({
+      destination: dest,
+      protocol: i.grpc ? 'grpc' : 'http',
+      responseCode: i.responseCode,
+      grpcStatus: i.grpcStatus === '' ? null : Number(i.grpcStatus),
+      flags: i.flags,
+      durationMs: i.durationMs,
+      requestBytes: i.bytesReceived,
+      responseBytes: i.bytesSent,
+    });
+    if (i.upstreamCluster && i.upstreamCluster.startsWith('outbound|')) {
+      const cs = this.metrics.cluster(i.upstreamCluster);
+      cs.upstreamRqTotal += i.attempts;
+      if (i.attempts > 1) cs.upstreamRqRetry += i.attempts - 1;
+      if (i.flags & Flag.UT) cs.upstreamRqTimeout++;
+      if (i.flags & Flag.URX) cs.upstreamRqRetryLimitExceeded++;
+      if (i.flags & Flag.UO) cs.upstreamRqPendingOverflow++;
+      if (i.flags & Flag.UR) cs.upstreamRqRxReset++;
+    }
+    this.accessLog?.log({
+      startTime: i.startTime,
+      method: i.method,
+      path: i.path,
+      protocol: i.protocol,
+      responseCode: i.responseCode,
+      flags: i.flags,
+      responseCodeDetails: i.details,
+      upstreamTransportFailureReason: i.upstreamTransportFailure,
+      bytesReceived: i.bytesReceived,
+      bytesSent: i.bytesSent,
+      durationMs: i.durationMs,
+      upstreamServiceTime: i.upstreamServiceTime >= 0 ? i.upstreamServiceTime : undefined,
+      xForwardedFor: i.forwardedFor,
+      userAgent: i.userAgent,
+      requestId: i.requestId,
+      authority: i.authority,
+      upstreamHost: i.upstreamHost,
+      upstreamCluster: i.upstreamCluster,
+      downstreamLocalAddress: i.downstreamLocal,
+      downstreamRemoteAddress: i.downstreamRemote,
+      routeName: i.routeName,
+    });
+  }
+
+  /** Graceful drain: /ready turns 503, listeners stop, in-flight requests finish (bounded). */
+  async drain(): Promise<boolean> {
+    this.draining = true;
+    const ok = this.proxy ? await this.proxy.drain(this.opts.drainTimeoutMs) : true;
+    await this.close();
+    return ok;
+  }
+
+  async close(): Promise<void> {
+    this.live = false;
+    this.controller.close();
+    await this.proxy?.close();
+    await this.admin?.close();
+    await this.accessLog?.close();
+  }
+}
