@@ -6,9 +6,9 @@
 import type { ConfigSet } from '../api/types.js';
 import { labelsContain } from '../registry/build.js';
 import type { Service, ServiceEndpoint, ServicePort } from '../registry/types.js';
-import type { Cluster, CompileOptions, Endpoint, ProxyIdentity, TlsPolicy } from '../snapshot/types.js';
+import type { LbPolicy, Cluster, CompileOptions, Endpoint, ProxyIdentity, TlsPolicy } from '../snapshot/types.js';
 import { findDestinationRule, indexDestinationRules, type DestinationRuleIndex, type EffectiveDestinationRule, type EffectiveSubset } from './destinationrule.js';
-import { compileClusterPolicy, type ClusterPolicy } from './policy.js';
+import { compileClusterPolicy, PolicyCache, type ClusterPolicy } from './policy.js';
 
 /** Envoy cluster name: `outbound|9080|v2|reviews.default.svc.cluster.local`; no subset -> `outbound|9080||host`. */
 export function clusterName(port: number, subset: string | null, host: string): string {
@@ -32,13 +32,14 @@ export interface BuildClustersArgs {
 export function buildClusters(args: BuildClustersArgs): Map<string, Cluster> {
   const index = args.destinationRules ?? indexDestinationRules(args.config.destinationRules, args.opts);
   const out = new Map<string, Cluster>();
+  const cache = new PolicyCache();
   for (const svc of args.services) {
     const dr = findDestinationRule(index, args.proxy, { hostname: svc.hostname, namespace: svc.namespace });
     for (const port of svc.ports) {
-      const def = buildCluster(svc, port, dr, null);
+      const def = buildCluster(svc, port, dr, null, cache);
       out.set(def.name, def);
       for (const subset of dr?.subsets ?? []) {
-        const c = buildCluster(svc, port, dr, subset);
+        const c = buildCluster(svc, port, dr, subset, cache);
         out.set(c.name, c);
       }
     }
@@ -46,13 +47,22 @@ export function buildClusters(args: BuildClustersArgs): Map<string, Cluster> {
   return out;
 }
 
-function buildCluster(svc: Service, port: ServicePort, dr: EffectiveDestinationRule | null, subset: EffectiveSubset | null): Cluster {
-  const policy = compileClusterPolicy(dr?.trafficPolicy, subset?.trafficPolicy, port.number);
-  const base = svc.resolution === 'NONE' ? { ...policy.lb, kind: 'PASSTHROUGH' as const, hash: null, warmup: null } : policy.lb;
-  // Istio: locality failover only takes effect with outlier detection; `distribute` always does.
+/**
+ * The LB as it takes effect: resolution NONE means original-destination; Istio applies
+ * locality failover only with outlier detection, while `distribute` always applies.
+ */
+function effectiveLb(l: LbPolicy, none: boolean, outlier: boolean): LbPolicy {
+  const base = none ? { ...l, kind: 'PASSTHROUGH' as const, hash: null, warmup: null } : l;
   const loc = base.locality;
-  const effective = loc && loc.enabled && (loc.distribute.length > 0 || policy.outlier !== null) ? loc : null;
-  const lb = effective === loc ? base : { ...base, locality: effective };
+  const effective = loc && loc.enabled && (loc.distribute.length > 0 || outlier) ? loc : null;
+  return effective === loc ? base : { ...base, locality: effective };
+}
+
+function buildCluster(svc: Service, port: ServicePort, dr: EffectiveDestinationRule | null, subset: EffectiveSubset | null, cache: PolicyCache): Cluster {
+  const policy = compileClusterPolicy(dr?.trafficPolicy, subset?.trafficPolicy, port.number, cache);
+  const lb = cache.get(cache.lbFor(svc.resolution === 'NONE', policy.outlier !== null), policy.lb, (l) =>
+    effectiveLb(l, svc.resolution === 'NONE', policy.outlier !== null),
+  );
   // Original-destination clusters (resolution NONE, or a PASSTHROUGH load balancer) carry no
   // endpoints: the data plane connects to the address the client dialled.
   const passthrough = lb.kind === 'PASSTHROUGH';

@@ -84,14 +84,48 @@ export function compileClusterPolicy(
   drPolicy: TrafficPolicy | null | undefined,
   subsetPolicy: TrafficPolicy | null | undefined,
   port: number,
+  cache?: PolicyCache,
 ): ClusterPolicy {
   const b = selectPolicyBlocks(drPolicy, subsetPolicy, port);
+  if (!cache) {
+    return {
+      lb: compileLoadBalancer(b.loadBalancer),
+      connectionPool: compileConnectionPool(b.connectionPool),
+      outlier: compileOutlierDetection(b.outlierDetection),
+      tls: compileTls(b.tls),
+    };
+  }
   return {
-    lb: compileLoadBalancer(b.loadBalancer),
-    connectionPool: compileConnectionPool(b.connectionPool),
-    outlier: compileOutlierDetection(b.outlierDetection),
-    tls: compileTls(b.tls),
+    lb: cache.get(cache.lb, b.loadBalancer, compileLoadBalancer),
+    connectionPool: cache.get(cache.pool, b.connectionPool, compileConnectionPool),
+    outlier: cache.get(cache.outlier, b.outlierDetection, compileOutlierDetection),
+    tls: cache.get(cache.tls, b.tls, compileTls),
   };
+}
+
+/**
+ * Memo for one compilation: the same settings block (by identity, or its absence) compiles
+ * to one shared policy object. Thousands of clusters without a DestinationRule then share
+ * one default pool/LB object instead of allocating (and freezing) their own.
+ */
+export class PolicyCache {
+  readonly lb = new Map<unknown, LbPolicy>();
+  readonly pool = new Map<unknown, ConnectionPoolPolicy>();
+  readonly outlier = new Map<unknown, OutlierPolicy | null>();
+  readonly tls = new Map<unknown, TlsPolicy | null>();
+  /** Effective LB per compiled LB, by (resolution NONE, outlier detection on) (clusters.ts). */
+  private readonly effectiveLb = [new Map<unknown, LbPolicy>(), new Map<unknown, LbPolicy>(), new Map<unknown, LbPolicy>(), new Map<unknown, LbPolicy>()];
+
+  lbFor(none: boolean, outlier: boolean): Map<unknown, LbPolicy> {
+    return this.effectiveLb[(none ? 2 : 0) + (outlier ? 1 : 0)];
+  }
+
+  get<I, O>(m: Map<unknown, O>, input: I, fn: (i: I) => O): O {
+    if (m.has(input)) return m.get(input) as O;
+    const v = fn(input);
+    m.set(input, v);
+    return v;
+  }
 }
 
 /** Milliseconds of a validated duration, or `fallback` when unset (or, defensively, unparsable). */

@@ -250,13 +250,30 @@ export function translateRoutes(
   try {
     const parts = translateRule(http, origin, ctx);
     if (!parts) return [];
-    const { ruleName, ...shared } = parts;
+    const ruleName = parts.ruleName;
     const blocks = matches ?? [{ match: null, index: null }];
-    return blocks.map(({ match, index }) => {
+    return blocks.map(({ match, index }): Route => {
       const m = translateMatch(match);
-      const rewrite = shared.rewrite && shared.rewrite.uri !== null ? { ...shared.rewrite, uriPrefix: rewritePrefixFor(m) } : shared.rewrite;
+      const rewrite = parts.rewrite && parts.rewrite.uri !== null ? { ...parts.rewrite, uriPrefix: rewritePrefixFor(m) } : parts.rewrite;
       const name = ruleName === null ? null : m.name ? `${ruleName}.${m.name}` : ruleName;
-      return { ...shared, name, matchIndex: index, match: m, rewrite };
+      // One literal with a fixed property order: every Route shares a hidden class, which
+      // keeps property reads on the request path monomorphic (spreads made dictionary objects).
+      return {
+        name,
+        virtualService: parts.virtualService,
+        ruleIndex: parts.ruleIndex,
+        matchIndex: index,
+        delegate: parts.delegate,
+        match: m,
+        action: parts.action,
+        timeoutMs: parts.timeoutMs,
+        retry: parts.retry,
+        fault: parts.fault,
+        mirrors: parts.mirrors,
+        cors: parts.cors,
+        headers: parts.headers,
+        rewrite,
+      };
     });
   } catch (e) {
     if (!(e instanceof MatchError)) throw e;
