@@ -77,9 +77,12 @@ for (const [name, text, re] of garbage) {
   });
 }
 
-test('validate: an empty file is fine (nothing to check)', async () => {
-  const r = await run('validate', '-f', file('empty.yaml', ''));
-  assert.equal(r.code, 0);
+test('validate: an empty (or comment-only) file is reported at 1:1 with exit 1', async () => {
+  for (const [name, text] of [['empty.yaml', ''], ['comments.yaml', '# nothing here\n---\n']]) {
+    const r = await run('validate', '-f', file(name, text));
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, new RegExp(`${name.replace('.', '\\.')}:1:1: error .*no resources in this file`));
+  }
 });
 
 test('validate --json: array of {file, line, column, severity, kind, namespace, name, path, message}', async () => {

@@ -23,6 +23,8 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
   /** Every file read (for the watcher and /config_dump). */
   files: string[];
+  /** Per input (as shown in diagnostics): how many resources and diagnostics it produced. */
+  perFile: Array<{ file: string; resources: number; diagnostics: number }>;
 }
 
 const CONFIG_EXT = /\.(ya?ml|json)$/i;
@@ -75,6 +77,7 @@ export function loadPaths(paths: readonly string[], opts: LoadOptions): LoadResu
   const diagnostics: Diagnostic[] = [];
   const files = expandPaths(paths, diagnostics);
   const resources: RawResource[] = [];
+  const perFile: LoadResult['perFile'] = [];
   const cwd = opts.cwd ?? process.cwd();
   for (const f of files) {
     let text: string;
@@ -104,8 +107,9 @@ export function loadPaths(paths: readonly string[], opts: LoadOptions): LoadResu
     const r = loadText(text, shown, opts, resources.length);
     resources.push(...r.resources);
     diagnostics.push(...r.diagnostics);
+    perFile.push({ file: shown, resources: r.resources.length, diagnostics: r.diagnostics.length });
   }
-  return { resources, diagnostics, files: files.filter((f) => f !== '-') };
+  return { resources, diagnostics, files: files.filter((f) => f !== '-'), perFile };
 }
 
 function displayPath(f: string, cwd: string): string {

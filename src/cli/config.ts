@@ -22,9 +22,13 @@ export interface LoadedConfig extends ValidationResult {
 export function loadConfig(flags: ConfigFlags): LoadedConfig {
   const loaded = loadPaths(flags.file, { namespace: flags.namespace });
   const v = validateResources(loaded.resources, { domain: flags.domain });
+  // A file that holds nothing at all is almost always the wrong file: say so.
+  const empty: Diagnostic[] = loaded.perFile
+    .filter((f) => f.resources === 0 && f.diagnostics === 0)
+    .map((f) => ({ file: f.file, line: 1, column: 1, severity: 'error', kind: '', namespace: '', name: '', path: '', message: 'no resources in this file (it is empty or holds only comments)', code: 'empty-file' }));
   return {
     ...v,
-    diagnostics: [...loaded.diagnostics, ...v.diagnostics],
+    diagnostics: [...loaded.diagnostics, ...empty, ...v.diagnostics],
     files: loaded.files,
     resourceCount: loaded.resources.length,
   };
