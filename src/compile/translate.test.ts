@@ -191,6 +191,7 @@ void test('timeout, fault and mirror defaults', () => {
   const mirror = (http: HTTPRoute) => one({ ...base, ...http }).mirrors.map((m) => [m.cluster, m.percentage]);
   assert.deepEqual(mirror({ mirror: { host: H('one'), subset: 'v2' } }), [[`outbound|9080|v2|${H('one')}`, 100]]);
   assert.deepEqual(mirror({ mirror: { host: H('one') }, mirrorPercentage: { value: 0 } }), []);
+  assert.deepEqual(mirror({ mirror: { host: H('one') }, mirrorPercentage: {} }), [], 'an empty Percent is 0%');
   assert.deepEqual(mirror({ mirror: { host: H('one') }, mirrorPercentage: { value: 33.3 } }), [[`outbound|9080||${H('one')}`, 33.3]]);
   assert.deepEqual(mirror({ mirror: { host: H('one') }, mirrorPercent: 40 }), [[`outbound|9080||${H('one')}`, 40]]);
   assert.deepEqual(mirror({ mirror: { host: H('one') }, mirror_percent: 10 }), [[`outbound|9080||${H('one')}`, 10]]);

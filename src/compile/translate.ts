@@ -136,10 +136,11 @@ function mirrorOf(d: Destination, percentage: number, ctx: TranslateContext): Mi
 function translateMirrors(http: HTTPRoute, ctx: TranslateContext): MirrorPolicy[] {
   const out: MirrorPolicy[] = [];
   if (http.mirror) {
-    const pct = http.mirrorPercentage?.value ?? http.mirrorPercent ?? http.mirror_percent ?? 100;
+    // An explicit `mirrorPercentage: {}` is a Percent of 0 (proto default), i.e. no mirroring.
+    const pct = http.mirrorPercentage ? (http.mirrorPercentage.value ?? 0) : (http.mirrorPercent ?? http.mirror_percent ?? 100);
     out.push(mirrorOf(http.mirror, pct, ctx));
   }
-  for (const m of http.mirrors ?? []) out.push(mirrorOf(m.destination, m.percentage?.value ?? 100, ctx));
+  for (const m of http.mirrors ?? []) out.push(mirrorOf(m.destination, m.percentage ? (m.percentage.value ?? 0) : 100, ctx));
   return out.filter((m) => m.percentage > 0);
 }
 

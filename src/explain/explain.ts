@@ -200,7 +200,7 @@ function fromRoute(snap: Snapshot, base: ExplainResult, route: Route, info: Requ
         r.status = 503;
         r.responseFlag = 'NC';
         r.reason = `cluster ${missing[0].cluster} does not exist (subset "${missing[0].subset}" is defined by no DestinationRule for ${missing[0].host}): 503 NC`;
-      } else if (dests.length === 1 && empty.length === 1 && first?.resolution !== 'NONE') {
+      } else if (dests.length === 1 && empty.length === 1 && first?.resolution !== 'NONE' && first?.lb.kind !== 'PASSTHROUGH') {
         r.status = 503;
         r.responseFlag = 'UH';
         r.reason = `cluster ${empty[0].cluster} has no endpoints: 503 no healthy upstream (UH)`;
@@ -216,6 +216,7 @@ function destination(snap: Snapshot, d: WeightedDestination, total: number): Exp
   let note: string | null = null;
   if (!c) note = d.subset ? `subset "${d.subset}" is not defined by any DestinationRule visible to this proxy` : `no service ${d.host} port ${d.port} in the registry`;
   else if (c.resolution === 'NONE') note = 'resolution NONE: forwarded to the address the client asked for';
+  else if (c.lb.kind === 'PASSTHROUGH') note = 'load balancer PASSTHROUGH: forwarded to the address the client asked for';
   else if (c.endpoints.length === 0)
     note = c.subsetLabels ? `subset labels ${fmtLabels(c.subsetLabels)} select no endpoint` : 'the service has no endpoints';
   return {
