@@ -94,6 +94,8 @@ export class Proxy {
     for (const [port, x] of this.listeners) {
       if (!wanted.has(port)) {
         this.listeners.delete(port);
+        // Its connections close as their requests finish; close()/drain() cut any left.
+        this.retired.add(x.l);
         x.l.stopAccepting();
         o.log(`stopped listening on ${x.info.address}:${x.info.port} (${x.info.name}): no Gateway server uses port ${port} any more`);
       }
@@ -101,6 +103,8 @@ export class Proxy {
   }
 
   private readonly warned = new Set<string>();
+  /** Listeners of removed Gateway ports, still finishing their requests. */
+  private readonly retired = new Set<HttpListener>();
 
   private async bind(configPort: number, port: number, name: string, protocol: string): Promise<void> {
     const o = this.opts;
@@ -124,27 +128,29 @@ export class Proxy {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true;
+    // stopAccepting also keeps closing connections as they go idle.
     for (const { l } of this.listeners.values()) l.stopAccepting();
-    const idleTimer = setInterval(() => {
-      for (const { l } of this.listeners.values()) l.closeIdle();
-    }, 100);
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
       this.handler.idle().then(() => true),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
     ]);
-    clearInterval(idleTimer);
     if (timer) clearTimeout(timer);
-    for (const { l } of this.listeners.values()) l.destroy();
-    this.listeners.clear();
+    this.destroyListeners();
     await this.clusters.close();
     return finished;
   }
 
   /** Immediate stop (tests). */
   async close(): Promise<void> {
+    this.destroyListeners();
+    await this.clusters.pools.destroy();
+  }
+
+  private destroyListeners(): void {
     for (const { l } of this.listeners.values()) l.destroy();
     this.listeners.clear();
-    await this.clusters.pools.destroy();
+    for (const l of this.retired) l.destroy();
+    this.retired.clear();
   }
 }

@@ -115,8 +115,6 @@ export async function runPrimary(opts: RunOptions, n: number, log: (l: string) =
       }
     });
   };
-  for (let i = 0; i < n; i++) fork();
-
   const gather = async (): Promise<Array<{ metrics: unknown; clusters: ClusterStatus[] }>> => {
     const id = ++statsSeq;
     const live = [...readyWorkers];
@@ -155,6 +153,18 @@ export async function runPrimary(opts: RunOptions, n: number, log: (l: string) =
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: await MeshMetrics.aggregate((await gather()).map((g) => g.metrics)) }),
   });
 
+  // Admin first (as Envoy's): /ready answers 503 while the workers start.
+  let adminPort: number;
+  try {
+    adminPort = await admin.listen(opts.adminPort ?? 15000, '127.0.0.1');
+  } catch (e) {
+    controller.close();
+    log(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  log(`admin listening on 127.0.0.1:${adminPort}`);
+  for (let i = 0; i < n; i++) fork();
+
   const stop = async (): Promise<void> => {
     if (draining) return;
     draining = true;
@@ -182,8 +192,6 @@ export async function runPrimary(opts: RunOptions, n: number, log: (l: string) =
     await stop();
     return exitCode;
   }
-  const adminPort = await admin.listen(opts.adminPort ?? 15000, '127.0.0.1');
-  log(`admin listening on 127.0.0.1:${adminPort}`);
   log(`ready (${n} workers)`);
   await done;
   return exitCode;

@@ -96,12 +96,14 @@ export class ProxyRuntime {
     store.onReject(() => this.metrics.recordConfigReload({ result: 'rejected', atMs: Date.now() }));
     const v = this.controller.current()?.version;
     if (v !== undefined) this.metrics.setConfigVersion(v);
-    const bound = await this.proxy.start();
     if (this.opts.adminPort !== null) {
+      // Admin first, as Envoy's: /ready answers 503 (rather than connection refused) until
+      // every listener is bound. On a later failure the caller's close() shuts it.
       this.admin = new AdminServer(this.adminSource());
       this.adminPort = await this.admin.listen(this.opts.adminPort, '127.0.0.1');
       this.io.log(`admin listening on 127.0.0.1:${this.adminPort}`);
     }
+    const bound = await this.proxy.start();
     this.live = true;
     return bound;
   }
@@ -182,7 +184,7 @@ export class ProxyRuntime {
       upstreamHost: i.upstreamHost,
       upstreamCluster: i.upstreamCluster,
       downstreamLocalAddress: i.downstreamLocal,
-      downstreamRemoteAddress: i.downstreamRemote,
+      downstreamRemoteAddress: i.downstreamRemote && i.downstreamRemotePort ? hostPort(i.downstreamRemote, i.downstreamRemotePort) : i.downstreamRemote,
       routeName: i.routeName,
     });
   }
@@ -202,4 +204,9 @@ export class ProxyRuntime {
     await this.admin?.close();
     await this.accessLog?.close();
   }
+}
+
+/** `ip:port`, IPv6 in brackets (Envoy's address format in access logs). */
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

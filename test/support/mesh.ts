@@ -19,6 +19,8 @@ export interface SeenRequest {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** Client port of the connection it came on (tells pooled connections apart). */
+  remotePort?: number;
 }
 
 export interface Upstream {
@@ -46,7 +48,7 @@ export async function startUpstream(name: string): Promise<Upstream> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), remotePort: req.socket.remotePort };
       u.seen.push(seen);
       u.respond(seen, res);
     });
@@ -180,10 +182,20 @@ export function seeded(seed: number): () => number {
   };
 }
 
-/** ServiceEntry YAML for a service backed by the given upstreams (labels per endpoint). */
-export function serviceEntry(name: string, ns: string, port: number, endpoints: Array<{ port: number; labels: Record<string, string> }>, protocol = 'HTTP'): string {
+/** ServiceEntry YAML for a service backed by the given upstreams (labels and optional weight per endpoint). */
+export function serviceEntry(
+  name: string,
+  ns: string,
+  port: number,
+  endpoints: Array<{ port: number; labels: Record<string, string>; weight?: number }>,
+  protocol = 'HTTP',
+): string {
   const eps = endpoints
-    .map((e) => `  - address: 127.0.0.1\n    ports: {http: ${e.port}}\n    labels: {${Object.entries(e.labels).map(([k, v]) => `${k}: ${v}`).join(', ')}}`)
+    .map(
+      (e) =>
+        `  - address: 127.0.0.1\n    ports: {http: ${e.port}}\n    labels: {${Object.entries(e.labels).map(([k, v]) => `${k}: ${v}`).join(', ')}}` +
+        (e.weight !== undefined ? `\n    weight: ${e.weight}` : ''),
+    )
     .join('\n');
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -13,7 +13,7 @@ import { startH1, startH2, type AttemptControl, type AttemptFailure, type Attemp
 import { poolSettings } from '../upstream/pools.js';
 import { backoffMs, retriable, type AttemptOutcome } from '../router/retry.js';
 import { applyHeaderOps, downstreamResponseHeaders, type HeaderMap } from './headers.js';
-import { sendLocalReply, type DownstreamResponse } from './local-reply.js';
+import { endHeadersOnly, sendLocalReply, type DownstreamResponse } from './local-reply.js';
 import type { StreamInfo } from './stream-info.js';
 import { Flag } from '../../observability/flags.js';
 
@@ -150,7 +150,7 @@ export class Forwarder {
     this.upstreamStart = process.hrtime.bigint();
     const settings = c ? c.pool : DEFAULT_PASSTHROUGH;
     const handler = {
-      onHeaders: (status: number, headers: Record<string, string | string[] | undefined>) => this.onHeaders(status, headers),
+      onHeaders: (status: number, headers: Record<string, string | string[] | undefined>, endStream: boolean) => this.onHeaders(status, headers, endStream),
       onData: (chunk: Buffer) => this.onData(chunk),
       onEnd: (trailers: Record<string, string | string[] | undefined> | null) => this.onEnd(trailers),
       onError: (f: AttemptFailure) => this.onFailure(f),
@@ -193,7 +193,7 @@ export class Forwarder {
     return true;
   }
 
-  private onHeaders(status: number, raw: Record<string, string | string[] | undefined>): void {
+  private onHeaders(status: number, raw: Record<string, string | string[] | undefined>, endStream: boolean): void {
     this.clearTryTimer();
     if (this.finished) return;
     const grpcStatus = raw['grpc-status'];
@@ -217,7 +217,12 @@ export class Forwarder {
     h.server = this.ctx.server;
     this.sentHeaders = true;
     try {
-      this.res.writeHead(status, h);
+      if (endStream) {
+        // Headers-only answer (gRPC Trailers-Only): forward it as one HEADERS+END_STREAM frame,
+        // or a gRPC client would read grpc-status as initial metadata and fail the call.
+        endHeadersOnly(this.res, status, h);
+        this.finish();
+      } else this.res.writeHead(status, h);
     } catch {
       // Invalid header from upstream (e.g. a connection-specific one for h2): fail cleanly.
       this.sentHeaders = false;

@@ -3,6 +3,7 @@
  * snapshot -> route table -> virtual host -> route -> CORS / redirect / direct response /
  * mirror -> destination -> Forwarder. Local replies carry Envoy's statuses and flags.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Route, Snapshot, WeightedDestination } from '../../snapshot/types.js';
@@ -96,6 +97,7 @@ export class HttpHandler {
     info.forwardedFor = first(h['x-forwarded-for']) ?? '';
     const addr = socketAddresses(req);
     info.downstreamRemote = addr.remoteAddress ?? '';
+    info.downstreamRemotePort = addr.remotePort ?? 0;
     info.downstreamLocal = addr.localAddress ? `${addr.localAddress}:${addr.localPort}` : '';
 
     // Authority and path: absolute-form requests (HTTP_PROXY clients) carry them in the URL.
@@ -165,6 +167,8 @@ export class HttpHandler {
   }
 
   private reply(res: DownstreamResponse, info: StreamInfo, status: number, body: string, details: string, flags: number, headers?: Record<string, string>): void {
+    // Envoy assigns every request an id before routing, so local replies are logged with one too.
+    if (info.requestId === '') info.requestId = randomUUID();
     sendLocalReply(res, info, { status, body, details, flags, headers }, info.grpc && status >= 400, this.server);
   }
 

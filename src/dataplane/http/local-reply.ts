@@ -9,6 +9,8 @@ import type { StreamInfo } from './stream-info.js';
 /** What the proxy needs of node's http1 ServerResponse and http2 compat Http2ServerResponse. */
 export interface DownstreamResponse {
   readonly headersSent: boolean;
+  statusCode: number;
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
   writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
   write(chunk: Buffer): boolean;
   end(): unknown;
@@ -66,8 +68,7 @@ export function sendLocalReply(res: DownstreamResponse, info: StreamInfo, reply:
     headers['grpc-message'] = encodeURIComponent(reply.body);
     info.grpcStatus = String(code);
     info.responseCode = 200;
-    res.writeHead(200, headers);
-    res.end();
+    endHeadersOnly(res, 200, headers);
     return;
   }
   if (reply.body) {
@@ -78,4 +79,20 @@ export function sendLocalReply(res: DownstreamResponse, info: StreamInfo, reply:
   if (reply.body) res.end(reply.body);
   else res.end();
   info.bytesSent = reply.body ? Buffer.byteLength(reply.body) : 0;
+}
+
+/**
+ * Sends status and headers as the whole response. On HTTP/2 this is one HEADERS frame with
+ * END_STREAM (gRPC's "Trailers-Only" form, which is the only place a gRPC client reads a
+ * status from the first HEADERS): `writeHead` would send the headers at once without
+ * END_STREAM and the client would take grpc-status for initial metadata. Setting the headers
+ * and calling `end()` lets node send them together with the end of the stream.
+ */
+export function endHeadersOnly(res: DownstreamResponse, status: number, headers: OutgoingHttpHeaders): void {
+  res.statusCode = status;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v !== undefined) res.setHeader(k, v);
+  }
+  res.end();
 }

@@ -26,7 +26,10 @@ export class StreamInfo {
   requestId = '';
   userAgent = '';
   forwardedFor = '';
+  /** Client IP (no port: hashing and x-forwarded-for use it). */
   downstreamRemote = '';
+  /** Client port, for %DOWNSTREAM_REMOTE_ADDRESS% (`ip:port`, as Envoy logs it). */
+  downstreamRemotePort = 0;
   downstreamLocal = '';
   /** Response code sent to the client (0 until known). */
   responseCode = 0;

@@ -40,6 +40,8 @@ export class HttpListener {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private closing = false;
+  /** After stopAccepting: closes HTTP/1.1 connections as they go idle, until none are left. */
+  private sweep: NodeJS.Timeout | null = null;
 
   constructor(sink: RequestSink, limits: ListenerLimits = DEFAULT_LIMITS) {
     this.h1 = http.createServer(
@@ -52,6 +54,12 @@ export class HttpListener {
       },
       (req, res) => sink(req, res),
     );
+    // Node starts tracking an http.Server's connections (what closeIdleConnections() walks,
+    // and the periodic check that enforces headersTimeout) on its 'listening' event. This
+    // server never listens itself (connections are handed over after sniffing), so start it
+    // here: without it, idle keep-alive connections could not be closed on drain or when a
+    // Gateway port goes away, and slow headers would never time out.
+    this.h1.emit('listening');
     this.h1.on('clientError', (err, socket) => {
       const code = (err as { code?: string }).code;
       if (socket.writable && !socket.destroyed) {
@@ -123,15 +131,29 @@ export class HttpListener {
     return typeof a === 'object' && a ? a.port : 0;
   }
 
-  /** Stop accepting; close idle keep-alive connections; ask HTTP/2 peers to go away. */
+  /**
+   * Stop accepting; close idle keep-alive connections now and busy ones as soon as their
+   * response is done; ask HTTP/2 peers to go away (GOAWAY, in-flight streams finish).
+   */
   stopAccepting(): void {
+    if (this.closing) return;
     this.closing = true;
     this.tcp.close();
     this.h1.closeIdleConnections();
     for (const s of this.sessions) s.close();
+    this.sweep = setInterval(() => {
+      this.h1.closeIdleConnections();
+      if (this.sockets.size === 0) this.stopSweep();
+    }, 100);
+    this.sweep.unref();
   }
 
-  /** Close idle connections now and again as requests finish (drain). */
+  private stopSweep(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
+  }
+
+  /** Close idle HTTP/1.1 keep-alive connections now (stopAccepting keeps doing it on its own). */
   closeIdle(): void {
     this.h1.closeIdleConnections();
   }
@@ -139,7 +161,9 @@ export class HttpListener {
   /** Tear everything down (after the drain timeout). */
   destroy(): void {
     this.closing = true;
+    this.stopSweep();
     this.tcp.close();
+    this.h1.close(); // stops node's connection-checking timer
     for (const s of this.sessions) s.destroy();
     for (const sock of this.sockets) sock.destroy();
   }

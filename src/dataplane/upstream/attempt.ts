@@ -26,8 +26,12 @@ export interface AttemptFailure {
 }
 
 export interface AttemptHandler {
-  /** Response status and headers (1xx are skipped). */
-  onHeaders(status: number, headers: Record<string, string | string[] | undefined>): void;
+  /**
+   * Response status and headers (1xx are skipped). `endStream`: the headers ended the
+   * response (HTTP/2 HEADERS with END_STREAM, e.g. a gRPC Trailers-Only answer); no data or
+   * trailers follow, and `onEnd` still comes.
+   */
+  onHeaders(status: number, headers: Record<string, string | string[] | undefined>, endStream: boolean): void;
   /** Return false to apply backpressure; call `control.resume()` on drain. */
   onData(chunk: Buffer): boolean;
   onEnd(trailers: Record<string, string | string[] | undefined> | null): void;
@@ -98,7 +102,7 @@ export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler): Att
     onResponseStart(_c, statusCode, headers) {
       if (statusCode < 200) return;
       gotHeaders = true;
-      h.onHeaders(statusCode, headers);
+      h.onHeaders(statusCode, headers, false);
     },
     onResponseData(controller, chunk) {
       if (!h.onData(chunk)) controller.pause();
@@ -169,11 +173,11 @@ export function startH2(up: H2Upstream, req: AttemptRequest, scheme: string, h: 
     queueMicrotask(() => fail(f));
     return { pause() {}, resume() {}, abort() {} };
   }
-  stream.on('response', (hdrs) => {
+  stream.on('response', (hdrs, flags) => {
     const status = Number(hdrs[':status']);
     if (status < 200) return;
     gotHeaders = true;
-    h.onHeaders(status, hdrs as Record<string, string | string[] | undefined>);
+    h.onHeaders(status, hdrs as Record<string, string | string[] | undefined>, (flags & h2c.NGHTTP2_FLAG_END_STREAM) !== 0);
   });
   let trailers: Record<string, string | string[] | undefined> | null = null;
   stream.on('trailers', (t) => {
