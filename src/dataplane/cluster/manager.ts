@@ -16,16 +16,20 @@ export class ClusterRuntime {
   readonly pool: PoolSettings;
   /** Metric labels when no endpoint served the request (UH, UO...). */
   readonly destination: DestinationLabels;
+  /** The proxy's own locality the picker prefers (`region/zone/subzone`, '' when unknown). */
+  readonly locality: string;
   constructor(
     readonly config: Cluster,
     store: HostStateStore,
+    localLocality = '',
   ) {
     this.hosts = config.endpoints.map((ep) => new HostRuntime(ep, store.get(config.name, ep)));
     // Istio: with outlier detection the panic threshold is minHealthPercent (0 = off); else Envoy's 50 %.
     const panic = config.outlier ? config.outlier.minHealthPercent : 50;
-    this.picker = createPicker(config.lb, this.hosts, { panicThresholdPercent: panic });
+    this.picker = createPicker(config.lb, this.hosts, { panicThresholdPercent: panic, localLocality });
     this.pool = poolSettings(config.connectionPool);
     this.destination = destinationFor(config.host, config.namespace);
+    this.locality = localLocality;
   }
 }
 
@@ -41,9 +45,10 @@ export class ClusterManager {
     const next = new Map<string, ClusterRuntime>();
     const keepStates = new Set<string>();
     const keepPools = new Set<string>();
+    const locality = proxyLocality(snap.proxy.labels);
     for (const [name, c] of snap.clusters) {
       const old = this.clusters.get(name);
-      const rt = old && sameCluster(old.config, c) ? old : new ClusterRuntime(c, this.hostStates);
+      const rt = old && sameCluster(old.config, c) && old.locality === locality ? old : new ClusterRuntime(c, this.hostStates, locality);
       next.set(name, rt);
       for (const ep of c.endpoints) keepStates.add(HostStateStore.keyOf(name, ep));
       for (const h of rt.hosts) keepPools.add(`${name}|${h.key}`);
@@ -71,4 +76,19 @@ export class ClusterManager {
 function sameCluster(a: Cluster, b: Cluster): boolean {
   if (a === b) return true;
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The proxy's locality from its workload labels, as Istio reads node/pod topology labels:
+ * `topology.kubernetes.io/region`, `topology.kubernetes.io/zone`, `topology.istio.io/subzone`
+ * (or an explicit `istio-locality: region.zone.subzone` label). '' when none is set.
+ */
+export function proxyLocality(labels: Readonly<Record<string, string>>): string {
+  const explicit = labels['istio-locality'];
+  if (explicit) return explicit.replace(/\./g, '/');
+  const region = labels['topology.kubernetes.io/region'] ?? '';
+  if (!region) return '';
+  const zone = labels['topology.kubernetes.io/zone'] ?? '';
+  const sub = labels['topology.istio.io/subzone'] ?? '';
+  return [region, zone, sub].join('/').replace(/\/+$/, '');
 }
