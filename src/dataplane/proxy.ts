@@ -74,6 +74,7 @@ export class Proxy {
    */
   async reconcile(snap: Snapshot): Promise<void> {
     this.clusters.update(snap);
+    this.warnUnsupported(snap);
     if (this.draining) return;
     const o = this.opts;
     if (o.role === 'sidecar') {
@@ -103,6 +104,17 @@ export class Proxy {
   }
 
   private readonly warned = new Set<string>();
+
+  /** Say once per cluster what the config asks for that the proxy cannot do yet. */
+  private warnUnsupported(snap: Snapshot): void {
+    for (const c of snap.clusters.values()) {
+      const mode = c.tls?.mode;
+      if ((mode === 'SIMPLE' || mode === 'MUTUAL') && !this.warned.has(`tls|${c.name}`)) {
+        this.warned.add(`tls|${c.name}`);
+        this.opts.log(`warning: cluster ${c.name}: DestinationRule tls mode ${mode} (TLS origination) is not supported yet; requests are sent in plain text`);
+      }
+    }
+  }
   /** Listeners of removed Gateway ports, still finishing their requests. */
   private readonly retired = new Set<HttpListener>();
 

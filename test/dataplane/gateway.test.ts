@@ -126,12 +126,13 @@ test('one listener per matching Gateway server port, at port + offset; non-match
 });
 
 test('routes per the bound VirtualService (HTTP/1.1 and h2c); X-Forwarded-For appended; server istio-envoy', { timeout: 20_000 }, async () => {
-  const r = await request(h.port, 'bookinfo.example.com', '/productpage');
+  const r = await request(h.port, 'bookinfo.example.com', '/productpage', { headers: { 'x-forwarded-proto': 'https' } });
   assert.equal(r.status, 200);
   assert.equal(r.body, 'productpage /productpage');
   assert.equal(r.headers.server, 'istio-envoy');
   const seen = product.seen.at(-1)!;
   assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(seen.headers['x-forwarded-proto'], 'http', 'the edge overwrites a client-sent x-forwarded-proto');
   assert.equal(seen.headers.host, 'bookinfo.example.com');
   // The port in Host does not matter for matching (clients send the offset port).
   assert.equal((await request(h.port, `bookinfo.example.com:${h.port}`, '/static/app.css')).body, 'productpage /static/app.css');

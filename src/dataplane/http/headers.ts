@@ -74,7 +74,9 @@ export function upstreamRequestHeaders(inp: UpstreamHeaderInput): HeaderMap {
     out[name] = v;
   }
   if (out['x-request-id'] === undefined) out['x-request-id'] = randomUUID();
-  if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = inp.secure ? 'https' : 'http';
+  // At the edge (gateway: Envoy's use_remote_address) the proxy knows the scheme and
+  // overwrites a client's claim; a sidecar keeps what the app set.
+  if (inp.appendXff || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = inp.secure ? 'https' : 'http';
   if (inp.appendXff && inp.remoteAddress) {
     const prev = out['x-forwarded-for'];
     const ip = inp.remoteAddress.startsWith('::ffff:') ? inp.remoteAddress.slice(7) : inp.remoteAddress;
