@@ -31,6 +31,24 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A Gateway port whose listening port (port + offset) is free right now; always >= 1. */
+async function freeConfigPort(offset: number): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const p = await freePort();
+    if (p - offset >= 1 && p - offset <= 65535 && p - offset !== HTTP_PORT) return p - offset;
+  }
+  // Ephemeral ports all below the offset: probe ports above it directly.
+  for (let port = Math.max(offset + 1, 1024); port <= 65535; port += 97) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (ok && port - offset !== HTTP_PORT) return port - offset;
+  }
+  throw new Error('no free port above the offset');
+}
+
 function gateways(extraPort: number | null = null): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -163,17 +181,17 @@ test('httpsRedirect: a plain-HTTP request gets 301 to the https URL', { timeout:
   assert.equal(r.headers.location, 'https://secure.example.com/productpage?a=1');
 });
 
-test('Gateway server ports follow reloads: an added port is listened on; a removed one stops and closes its idle connections', { timeout: 20_000 }, async (t) => {
-  const extra = (await freePort()) - offset;
+test('Gateway server ports follow reloads: an added port is listened on; a removed one stops and closes its idle connections', { timeout: 45_000 }, async (t) => {
+  const extra = await freeConfigPort(offset);
   cfg.write('mesh.yaml', config(extra));
-  await waitFor('the new listener', () => h.rt.proxy!.bound().some((b) => b.configPort === extra), 5000);
+  await waitFor('the new listener', () => h.rt.proxy!.bound().some((b) => b.configPort === extra), 15_000);
   // Bound, but no VirtualService for the host: 404 NR from the new listener. The client keeps
   // the connection open (keep-alive).
   const conn = await idleKeepAlive(extra + offset, 'extra.example.com');
   t.after(() => conn.destroy());
   assert.equal(conn.status, 404);
   cfg.write('mesh.yaml', config());
-  await waitFor('the listener to go', () => !h.rt.proxy!.bound().some((b) => b.configPort === extra), 5000);
+  await waitFor('the listener to go', () => !h.rt.proxy!.bound().some((b) => b.configPort === extra), 15_000);
   // The removed port's idle keep-alive connection is closed too (not left for its 60 s timeout).
   await withTimeout(conn.closed, 3000, 'the idle connection to the removed listener to close');
   assert.equal(await refused(extra + offset), true, 'the removed port no longer accepts connections');
