@@ -3,7 +3,8 @@
  * proxy when the origin is allowed; allowed actual requests get the response headers.
  * Pure: decides, the handler acts.
  */
-import type { CorsPolicyC, StringMatcher } from '../../snapshot/types.js';
+import type { CorsPolicyC } from '../../snapshot/types.js';
+import { strMatch } from './match.js';
 
 export type CorsDecision =
   /** Not a CORS request, or origin not allowed on an actual request: nothing to add. */
@@ -16,21 +17,9 @@ export type CorsDecision =
 const NONE: CorsDecision = { kind: 'none' };
 
 function originAllowed(p: CorsPolicyC, origin: string): boolean {
-  for (const m of p.allowOrigins) if (matches(m, origin)) return true;
+  // Envoy treats an exact `*` origin as "any origin".
+  for (const m of p.allowOrigins) if ((m.kind === 'exact' && m.value === '*') || strMatch(m, origin)) return true;
   return false;
-}
-
-function matches(m: StringMatcher, v: string): boolean {
-  switch (m.kind) {
-    case 'exact':
-      return m.value === '*' || m.value === v;
-    case 'prefix':
-      return v.startsWith(m.value);
-    case 'regex':
-      return m.re.fullMatch(v);
-    case 'present':
-      return true;
-  }
 }
 
 export function decideCors(p: CorsPolicyC, method: string, origin: string | undefined, requestMethod: string | undefined): CorsDecision {

@@ -207,7 +207,8 @@ export function headerValue(req: RequestInfo, name: string): string | undefined 
   return typeof v === 'string' ? v : v.join(',');
 }
 
-function strMatch(m: StringMatcher, v: string): boolean {
+/** Does `v` satisfy the compiled StringMatch (exact / prefix / RE2 full match / presence)? */
+export function strMatch(m: StringMatcher, v: string): boolean {
   switch (m.kind) {
     case 'exact':
       return v === m.value;
