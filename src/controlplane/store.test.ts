@@ -242,3 +242,22 @@ test('resources without a namespace take the configured one (default: the proxy 
   assert.equal(applied(newStore().apply(base)).config.virtualServices[0].meta.namespace, 'default');
   assert.equal(applied(newStore({ namespace: 'shop' }).apply(base)).config.virtualServices[0].meta.namespace, 'shop');
 });
+
+test('a reload re-parses only changed files; unchanged ones keep their documents, and load order is renumbered', () => {
+  const s = newStore();
+  const a = { path: 'a.yaml', text: vsYaml({ name: 'a', host: 'a.example.com' }) };
+  const b = { path: 'b.yaml', text: vsYaml({ name: 'b', host: 'b.example.com' }) };
+  const v1 = applied(s.apply([base[0], a, b]));
+  const rawB1 = v1.config.virtualServices.find((v) => v.meta.name === 'b')!;
+  // a.yaml grows by one resource: b's documents are re-used, its load order moves by one.
+  const a2 = { path: 'a.yaml', text: a.text + '---\n' + vsYaml({ name: 'a2', host: 'a2.example.com' }) };
+  const v2 = applied(s.apply([base[0], a2, b]));
+  const rawB2 = v2.config.virtualServices.find((v) => v.meta.name === 'b')!;
+  assert.equal(rawB2.raw, rawB1.raw, 'b.yaml was not parsed again');
+  assert.equal(rawB2.seq, rawB1.seq + 1, 'load order renumbered as a fresh load would');
+  assert.equal(formatChangeSummary(v2.changes), '1 VirtualService added');
+  // An unchanged file's diagnostics still count: a broken file stays broken on the next edit.
+  const bad = { path: 'bad.yaml', text: vsYaml({ name: 'bad', host: 'bad.example.com', timeout: '0s' }) };
+  assert.equal(s.apply([base[0], a2, b, bad]).status, 'rejected');
+  assert.equal(s.apply([base[0], a, b, bad]).status, 'rejected');
+});

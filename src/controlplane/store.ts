@@ -34,7 +34,7 @@ import { buildRegistry } from '../registry/build.js';
 import type { Registry } from '../registry/types.js';
 import type { CompileOptions, ProxyIdentity, Snapshot } from '../snapshot/types.js';
 import { fingerprintOf, hashText, type SourceFile } from '../sources/types.js';
-import { validateResources } from '../validate/index.js';
+import { validateResources, type ValidationCache } from '../validate/index.js';
 import { diffFingerprints, fingerprints, type ChangeSummary, type Fingerprints } from './summary.js';
 
 export type ApplyMode = 'all-or-nothing' | 'per-resource';
@@ -135,6 +135,12 @@ export class SnapshotStore {
   private lastInput: string | null = null;
   private lastOutcome: 'applied' | 'rejected' | null = null;
   private readonly count: StoreCounters = { applied: 0, rejected: 0, unchanged: 0, partial: 0 };
+  /** Parsed documents of the last input, by path (re-used while the file's hash is unchanged). */
+  private parsedFiles = new Map<string, ParsedFile>();
+  /** Validation results by raw document, shared across reloads. */
+  private readonly validationCache: ValidationCache = new WeakMap();
+  /** Resource fingerprints (canonical JSON) by raw document. */
+  private readonly fingerprintCache = new WeakMap<object, string>();
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly rejectListeners = new Set<RejectListener>();
 
@@ -199,7 +205,7 @@ export class SnapshotStore {
     const errorCount = built.errorCount;
 
     const prev = this.serving;
-    const fps = fingerprints(built.resources);
+    const fps = fingerprints(built.resources, this.fingerprintCache);
     const changes = deepFreeze(diffFingerprints(prev?.fingerprints ?? new Map(), fps));
     const state: ConfigState = Object.freeze({
       version: (prev?.state.version ?? 0) + 1,
@@ -241,17 +247,31 @@ export class SnapshotStore {
   private build(files: ReadonlyArray<Required<SourceFile>>, sourceDiagnostics: readonly Diagnostic[]): Built {
     const diagnostics: Diagnostic[] = [...sourceDiagnostics];
     const raws: RawResource[] = [];
+    const parsed = new Map<string, ParsedFile>();
     for (const f of files) {
       const fromFile = this.serving?.perFile.get(f.path) ?? 0;
       if (fromFile > 0 && f.text.trim() === '') {
         diagnostics.push(emptyFileDiag(f.path, fromFile));
         continue;
       }
-      const r = loadText(f.text, f.path, { namespace: this.namespace }, raws.length);
-      raws.push(...r.resources);
-      diagnostics.push(...r.diagnostics);
+      // Unchanged files (same path and hash) keep their parsed documents: a one-line edit
+      // in a large mesh re-parses one file, not all of them.
+      let pf = this.parsedFiles.get(f.path);
+      if (!pf || pf.hash !== f.hash) {
+        const r = loadText(f.text, f.path, { namespace: this.namespace }, 0);
+        pf = { hash: f.hash, resources: r.resources, diagnostics: r.diagnostics };
+      }
+      parsed.set(f.path, pf);
+      // Load order stands in for creation time: renumber across files as a fresh load would.
+      const base = raws.length;
+      for (let i = 0; i < pf.resources.length; i++) {
+        const r = pf.resources[i];
+        raws.push(r.seq === base + i ? r : { ...r, seq: base + i });
+      }
+      diagnostics.push(...pf.diagnostics);
     }
-    const v = validateResources(raws, { domain: this.domain });
+    this.parsedFiles = parsed;
+    const v = validateResources(raws, { domain: this.domain }, this.validationCache);
     diagnostics.push(...v.diagnostics);
     sortDiagnostics(diagnostics);
     const errorCount = diagnostics.filter((d) => d.severity === 'error').length;
@@ -266,6 +286,12 @@ export class SnapshotStore {
       return { ok: false, diagnostics, errorCount: errorCount + 1 };
     }
   }
+}
+
+interface ParsedFile {
+  hash: string;
+  resources: readonly RawResource[];
+  diagnostics: readonly Diagnostic[];
 }
 
 type Built =

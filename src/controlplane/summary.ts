@@ -43,9 +43,16 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Canonical JSON of each resource, keyed `Kind/ns/name`. */
-export function fingerprints(resources: Iterable<RawResource>): Map<string, string> {
+export function fingerprints(resources: Iterable<RawResource>, cache?: WeakMap<object, string>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const r of resources) out.set(`${r.kind}/${r.meta.namespace}/${r.meta.name}`, canonicalJson(r.raw));
+  for (const r of resources) {
+    let fp = cache?.get(r.raw);
+    if (fp === undefined) {
+      fp = canonicalJson(r.raw);
+      cache?.set(r.raw, fp);
+    }
+    out.set(`${r.kind}/${r.meta.namespace}/${r.meta.name}`, fp);
+  }
   return out;
 }
 

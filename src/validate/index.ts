@@ -53,7 +53,24 @@ export function validateOne(raw: RawResource, ctx: ValidateContext = DEFAULT_VAL
   return { resource: ok ? st.resource : undefined, findings };
 }
 
-export function validateResources(raws: readonly RawResource[], ctx: ValidateContext = DEFAULT_VALIDATE_CONTEXT): ValidationResult {
+/**
+ * Results of `validateOne` by raw document (object identity). A reload re-uses the parsed
+ * documents of unchanged files, and with them their validation: each resource is judged on
+ * its own, so the result cannot change while the document, its identity and the context do not.
+ */
+export type ValidationCache = WeakMap<object, { key: string; spec: unknown; ok: boolean; findings: Finding[] }>;
+
+function validateCached(raw: RawResource, ctx: ValidateContext, cache: ValidationCache | undefined): { resource?: Resource; findings: Finding[] } {
+  if (!cache) return validateOne(raw, ctx);
+  const key = `${resourceKey(raw)}|${ctx.domain}`;
+  const hit = cache.get(raw.raw);
+  if (hit && hit.key === key) return { resource: hit.ok ? ({ ...raw, spec: hit.spec } as Resource) : undefined, findings: hit.findings };
+  const r = validateOne(raw, ctx);
+  cache.set(raw.raw, { key, spec: r.resource?.spec, ok: r.resource !== undefined, findings: r.findings });
+  return r;
+}
+
+export function validateResources(raws: readonly RawResource[], ctx: ValidateContext = DEFAULT_VALIDATE_CONTEXT, cache?: ValidationCache): ValidationResult {
   const config = emptyConfigSet();
   const valid: Resource[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -68,7 +85,7 @@ export function validateResources(raws: readonly RawResource[], ctx: ValidateCon
       continue;
     }
     seen.set(key, raw);
-    const { resource, findings } = validateOne(raw, ctx);
+    const { resource, findings } = validateCached(raw, ctx, cache);
     for (const f of findings) diagnostics.push(toDiagnostic(raw, f));
     if (resource) {
       valid.push(resource);
