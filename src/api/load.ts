@@ -145,6 +145,7 @@ export function loadText(
     return { resources, diagnostics };
   }
   if (!Array.isArray(docs)) docs = [docs as unknown as Document.Parsed];
+  const held = new ParsedFileRef(text, docs, lc);
   const at = (offset: number): { line: number; column: number } => {
     const p = lc.linePos(offset);
     return { line: p.line, column: p.col };
@@ -168,7 +169,7 @@ export function loadText(
       diagnostics.push(fileDiag(file, `cannot read document ${docIndex + 1}: ${(e as Error).message}`, 'yaml-syntax', p.line, p.column));
       return;
     }
-    const locator = makeLocator(file, doc, at);
+    const locator = makeLocator(file, held, docIndex);
     collect(value, [], locator, file, opts.namespace, seqBase, resources, diagnostics);
   });
   return { resources, diagnostics };
@@ -302,11 +303,40 @@ interface DocLocator {
   locate(path: FieldPath): SourcePos;
 }
 
+/**
+ * The parsed documents of one file, held weakly: a resource keeps only the file's text, and
+ * positions are looked up in the AST while it is alive (right after loading, when validation
+ * reports) or in a fresh parse when it has been collected (rare: a later diagnostic). Holding
+ * the AST of every file for the life of a config cost ~45 MB per 1,000 services.
+ */
+class ParsedFileRef {
+  private ref: WeakRef<{ docs: Document.Parsed[]; lc: LineCounter }>;
+  constructor(
+    private readonly text: string,
+    docs: Document.Parsed[],
+    lc: LineCounter,
+  ) {
+    this.ref = new WeakRef({ docs, lc });
+  }
+
+  get(): { docs: Document.Parsed[]; lc: LineCounter } {
+    const live = this.ref.deref();
+    if (live) return live;
+    const lc = new LineCounter();
+    const parsed = parseAllDocuments(this.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+    const fresh = { docs: (Array.isArray(parsed) ? parsed : [parsed]) as Document.Parsed[], lc };
+    this.ref = new WeakRef(fresh);
+    return fresh;
+  }
+}
+
 /** Walks the YAML AST along `path`; stops at the deepest node that exists. */
-function makeLocator(file: string, doc: Document.Parsed, at: (o: number) => { line: number; column: number }): DocLocator {
+function makeLocator(file: string, held: ParsedFileRef, docIndex: number): DocLocator {
   return {
     locate(path: FieldPath): SourcePos {
-      let node: Node | null = doc.contents as Node | null;
+      const { docs, lc } = held.get();
+      const doc = docs[docIndex];
+      let node: Node | null = (doc?.contents as Node | null) ?? null;
       let best = node?.range?.[0] ?? 0;
       for (const seg of path) {
         if (node && isMap(node)) {
@@ -322,8 +352,8 @@ function makeLocator(file: string, doc: Document.Parsed, at: (o: number) => { li
           node = item;
         } else break;
       }
-      const p = at(best);
-      return { file, line: p.line, column: p.column };
+      const p = lc.linePos(best);
+      return { file, line: p.line, column: p.col };
     },
   };
 }
