@@ -26,6 +26,8 @@ export function clusterStatuses(cm: ClusterManager): ClusterStatus[] {
   const out: ClusterStatus[] = [];
   for (const rt of cm.all()) {
     const c = rt.config;
+    const b = rt.breakers.stats();
+    const d = cm.outliers.detector(c.name);
     out.push({
       name: c.name,
       host: c.host,
@@ -39,19 +41,43 @@ export function clusterStatuses(cm: ClusterManager): ClusterStatus[] {
         maxRequests: c.connectionPool.http2MaxRequests,
         maxRetries: c.connectionPool.maxRetries,
       },
+      breakerStats: {
+        upstream_rq_pending_overflow: b.upstream_rq_pending_overflow,
+        upstream_rq_retry_overflow: b.upstream_rq_retry_overflow,
+        upstream_cx_overflow: b.upstream_cx_overflow,
+        upstream_rq_pending_active: b.upstream_rq_pending_active,
+        upstream_rq_active: b.upstream_rq_active,
+        upstream_cx_active: b.upstream_cx_active,
+      },
       outlierDetection: c.outlier !== null,
-      endpoints: rt.hosts.map((h) => ({
-        address: h.address,
-        port: h.port,
-        health: h.state.healthy ? 'healthy' : 'ejected',
-        weight: h.weight,
-        locality: h.locality,
-        labels: { ...h.labels },
-        activeRequests: h.state.active,
-        totalRequests: h.state.total,
-        failures: h.state.failures,
-        connections: cm.pools.stats(c.name, h.key).connected,
-      })),
+      outlier: d
+        ? {
+            ejectionsActive: d.ejectionsActive(),
+            ejectionsEnforcedTotal: d.stats.ejections_enforced_total,
+            ejectionsOverflow: d.stats.ejections_overflow,
+            // Envoy's (deprecated) ejections_total: consecutive-5xx ejections allowed by max ejection %.
+            ejectionsTotal: d.stats.ejections_enforced_consecutive_5xx,
+          }
+        : null,
+      endpoints: rt.hosts.map((h) => {
+        const st = h.state;
+        return {
+          address: h.address,
+          port: h.port,
+          health: st.healthy ? 'healthy' : 'ejected',
+          weight: h.weight,
+          locality: h.locality,
+          labels: { ...h.labels },
+          activeRequests: st.active,
+          totalRequests: st.total,
+          failures: st.failures,
+          connections: cm.pools.stats(c.name, h.key).connected,
+          ejected: st.ejected,
+          ejectionReason: st.ejected ? st.ejectionReason : null,
+          ejectedUntil: st.ejected && st.ejectedUntil !== null ? new Date(cm.wallClock(st.ejectedUntil)).toISOString() : null,
+          ejectionCount: st.ejectionCount,
+        };
+      }),
     });
   }
   return out;
@@ -64,8 +90,17 @@ export function mergeClusterStatuses(parts: ClusterStatus[][]): ClusterStatus[] 
     for (const c of part) {
       const prev = by.get(c.name);
       if (!prev) {
-        by.set(c.name, { ...c, endpoints: c.endpoints.map((e) => ({ ...e })) });
+        by.set(c.name, { ...c, breakerStats: { ...c.breakerStats }, outlier: c.outlier ? { ...c.outlier } : null, endpoints: c.endpoints.map((e) => ({ ...e })) });
         continue;
+      }
+      const pb = prev.breakerStats;
+      for (const k of Object.keys(pb) as Array<keyof typeof pb>) pb[k] += c.breakerStats[k];
+      if (prev.outlier && c.outlier) {
+        // Every worker judges the same endpoints: the largest view of what is ejected now.
+        prev.outlier.ejectionsActive = Math.max(prev.outlier.ejectionsActive, c.outlier.ejectionsActive);
+        prev.outlier.ejectionsEnforcedTotal += c.outlier.ejectionsEnforcedTotal;
+        prev.outlier.ejectionsOverflow += c.outlier.ejectionsOverflow;
+        prev.outlier.ejectionsTotal += c.outlier.ejectionsTotal;
       }
       for (const e of c.endpoints) {
         const pe = prev.endpoints.find((x) => x.address === e.address && x.port === e.port);
@@ -75,7 +110,15 @@ export function mergeClusterStatuses(parts: ClusterStatus[][]): ClusterStatus[] 
           pe.totalRequests += e.totalRequests;
           pe.failures += e.failures;
           pe.connections += e.connections;
-          if (e.health === 'ejected') pe.health = 'ejected';
+          pe.ejectionCount = Math.max(pe.ejectionCount, e.ejectionCount);
+          if (e.ejected) {
+            pe.health = 'ejected';
+            if (!pe.ejected || (e.ejectedUntil ?? '') > (pe.ejectedUntil ?? '')) {
+              pe.ejectionReason = e.ejectionReason;
+              pe.ejectedUntil = e.ejectedUntil;
+            }
+            pe.ejected = true;
+          }
         }
       }
     }

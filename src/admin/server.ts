@@ -14,8 +14,27 @@ export interface EndpointStatus {
   labels: Record<string, string>;
   activeRequests: number;
   totalRequests: number;
+  /** Attempts that ended in a 5xx or a local-origin failure (Envoy `rq_error`). */
   failures: number;
   connections: number;
+  /** Ejected by outlier detection now (Envoy health flag `FAILED_OUTLIER_CHECK`). */
+  ejected: boolean;
+  /** Why (`consecutive_5xx`, `consecutive_gateway_failure`, `consecutive_local_origin_failure`); null when not ejected. */
+  ejectionReason: string | null;
+  /** ISO time the ejection ends (the endpoint returns at the first detection sweep after it); null when not ejected. */
+  ejectedUntil: string | null;
+  /** Ejections so far (Envoy `num_ejections`). */
+  ejectionCount: number;
+}
+
+/** Circuit-breaker counters and gauges of one cluster (Envoy stat names). */
+export interface BreakerStatus {
+  upstream_rq_pending_overflow: number;
+  upstream_rq_retry_overflow: number;
+  upstream_cx_overflow: number;
+  upstream_rq_pending_active: number;
+  upstream_rq_active: number;
+  upstream_cx_active: number;
 }
 
 export interface ClusterStatus {
@@ -26,7 +45,11 @@ export interface ClusterStatus {
   loadBalancer: string;
   destinationRule: string | null;
   circuitBreakers: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
+  /** Live circuit-breaker counts. */
+  breakerStats: BreakerStatus;
   outlierDetection: boolean;
+  /** Outlier-detection counters (Envoy `outlier_detection.*`); null without outlier detection. */
+  outlier: { ejectionsActive: number; ejectionsEnforcedTotal: number; ejectionsOverflow: number; ejectionsTotal: number } | null;
   endpoints: EndpointStatus[];
 }
 
@@ -134,6 +157,13 @@ export function clustersText(cs: readonly ClusterStatus[]): string {
     out.push(`${n}::default_priority::max_requests::${c.circuitBreakers.maxRequests}`);
     out.push(`${n}::default_priority::max_retries::${c.circuitBreakers.maxRetries}`);
     out.push(`${n}::added_via_api::true`);
+    // Not in Envoy's /clusters text (they are in its /stats): the counters a circuit-breaking
+    // or outlier runbook looks for first.
+    const b = c.breakerStats;
+    out.push(`${n}::upstream_rq_pending_overflow::${b.upstream_rq_pending_overflow}`);
+    out.push(`${n}::upstream_rq_retry_overflow::${b.upstream_rq_retry_overflow}`);
+    out.push(`${n}::upstream_cx_overflow::${b.upstream_cx_overflow}`);
+    if (c.outlier) out.push(`${n}::outlier::ejections_active::${c.outlier.ejectionsActive}`);
     for (const e of c.endpoints) {
       const h = `${n}::${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
       out.push(`${h}::cx_active::${e.connections}`);
@@ -145,7 +175,7 @@ export function clustersText(cs: readonly ClusterStatus[]): string {
       out.push(`${h}::region::${region}`);
       out.push(`${h}::zone::${zone}`);
       out.push(`${h}::sub_zone::${sub}`);
-      out.push(`${h}::health_flags::${e.health === 'healthy' ? 'healthy' : '/failed_outlier_check'}`);
+      out.push(`${h}::health_flags::${e.ejected ? '/failed_outlier_check' : 'healthy'}`);
     }
   }
   return out.join('\n') + (out.length ? '\n' : '');

@@ -4,7 +4,9 @@
  * handler, the cluster manager, and graceful drain.
  */
 import type { Snapshot } from '../snapshot/types.js';
-import { ClusterManager } from './cluster/manager.js';
+import { ClusterManager, type ClusterManagerOptions } from './cluster/manager.js';
+import type { EjectionEvent } from './outlier/types.js';
+import type { ClusterStats } from '../observability/cluster-stats.js';
 import { HttpHandler } from './http/handler.js';
 import type { StreamInfo } from './http/stream-info.js';
 import { HttpListener, DEFAULT_LIMITS, type ListenerLimits } from './listener/http-listener.js';
@@ -25,6 +27,12 @@ export interface ProxyOptions {
   limits?: ListenerLimits;
   rnd?: () => number;
   now?: () => number;
+  /** Per-cluster Envoy stats objects (MeshMetrics.cluster); default: kept privately. */
+  clusterStats?: (cluster: string) => ClusterStats;
+  /** A cluster left the config (MeshMetrics.removeCluster). */
+  removeClusterStats?: (cluster: string) => void;
+  /** Outlier-detection timers and clock (tests); default: Node's and performance.now(). */
+  outlier?: Pick<ClusterManagerOptions, 'timers' | 'now'>;
 }
 
 export interface BoundListener {
@@ -37,12 +45,19 @@ export interface BoundListener {
 }
 
 export class Proxy {
-  readonly clusters = new ClusterManager();
+  readonly clusters: ClusterManager;
   readonly handler: HttpHandler;
   private readonly listeners = new Map<number, { l: HttpListener; info: BoundListener }>();
   private draining = false;
 
   constructor(private readonly opts: ProxyOptions) {
+    this.clusters = new ClusterManager({
+      stats: opts.clusterStats,
+      removeStats: opts.removeClusterStats,
+      onOutlierEvent: (c, e, ep) => opts.log(outlierLine(c, e, ep)),
+      timers: opts.outlier?.timers,
+      now: opts.outlier?.now,
+    });
     this.handler = new HttpHandler({
       role: opts.role,
       snapshot: opts.snapshot,
@@ -50,7 +65,7 @@ export class Proxy {
       onComplete: opts.onComplete,
       rnd: opts.rnd ?? Math.random,
       now: opts.now ?? Date.now,
-      setTimer: (fn, ms) => setTimeout(fn, ms),
+      setTimer: (fn, ms, arg) => setTimeout(fn, ms, arg),
     });
   }
 
@@ -156,7 +171,7 @@ export class Proxy {
   /** Immediate stop (tests). */
   async close(): Promise<void> {
     this.destroyListeners();
-    await this.clusters.pools.destroy();
+    await this.clusters.destroy();
   }
 
   private destroyListeners(): void {
@@ -164,5 +179,17 @@ export class Proxy {
     this.listeners.clear();
     for (const l of this.retired) l.destroy();
     this.retired.clear();
+  }
+}
+
+/** One operational log line per outlier event (Envoy logs these to its outlier event log). */
+function outlierLine(cluster: string, e: EjectionEvent, endpoint: string): string {
+  switch (e.action) {
+    case 'eject':
+      return `outlier detection: ejected ${endpoint} from ${cluster} (${e.reason}, ejection #${e.ejectionCount}, for ${Math.round(e.until - e.at)} ms)`;
+    case 'overflow':
+      return `outlier detection: ${endpoint} of ${cluster} failed (${e.reason}) but was not ejected: maxEjectionPercent reached`;
+    case 'uneject':
+      return `outlier detection: ${endpoint} of ${cluster} is back in service`;
   }
 }

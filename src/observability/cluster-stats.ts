@@ -18,6 +18,8 @@ export class ClusterStats {
   upstreamRqTotal = 0;
   /** Gauge `upstream_rq_active`: requests in flight upstream. */
   upstreamRqActive = 0;
+  /** Gauge `upstream_rq_pending_active`: requests waiting for a connection. */
+  upstreamRqPendingActive = 0;
   /** Counter `upstream_rq_pending_overflow`: rejected by the pending/requests circuit breaker (UO). */
   upstreamRqPendingOverflow = 0;
   /** Counter `upstream_rq_timeout`: requests that hit the route timeout (UT). */
@@ -40,10 +42,28 @@ export class ClusterStats {
   upstreamCxActive = 0;
   /** Counter `upstream_cx_connect_fail`: connection failures (UF). */
   upstreamCxConnectFail = 0;
+  /** Counter `upstream_cx_connect_timeout`: connections that hit the connect timeout. */
+  upstreamCxConnectTimeout = 0;
   /** Counter `upstream_cx_overflow`: rejected by the connection circuit breaker. */
   upstreamCxOverflow = 0;
   /** Counter `upstream_cx_none_healthy`: no healthy host to connect to (UH). */
   upstreamCxNoneHealthy = 0;
+  /** Gauge `circuit_breakers.default.cx_open`: 1 while the connection limit is reached. */
+  cbCxOpen = 0;
+  /** Gauge `circuit_breakers.default.rq_pending_open`: 1 while the pending-request limit is reached. */
+  cbRqPendingOpen = 0;
+  /** Gauge `circuit_breakers.default.rq_open`: 1 while the active-request limit is reached. */
+  cbRqOpen = 0;
+  /** Gauge `circuit_breakers.default.rq_retry_open`: 1 while the retry limit is reached. */
+  cbRqRetryOpen = 0;
+  /** Gauge `circuit_breakers.default.remaining_cx` (Istio sets `track_remaining`). */
+  cbRemainingCx = 0;
+  /** Gauge `circuit_breakers.default.remaining_pending`. */
+  cbRemainingPending = 0;
+  /** Gauge `circuit_breakers.default.remaining_rq`. */
+  cbRemainingRq = 0;
+  /** Gauge `circuit_breakers.default.remaining_retries`. */
+  cbRemainingRetries = 0;
   /** Gauge `outlier_detection.ejections_active`: hosts ejected now. */
   outlierEjectionsActive = 0;
   /** Counter `outlier_detection.ejections_enforced_total`: ejections carried out. */
@@ -52,7 +72,8 @@ export class ClusterStats {
   outlierEjectionsOverflow = 0;
   /**
    * Counter `outlier_detection.ejections_total` (deprecated in Envoy but what most dashboards
-   * and runbooks query): ejections detected, enforced or not.
+   * and runbooks query). As Envoy counts it: ejections for consecutive 5xx (and success rate)
+   * allowed by max ejection %; gateway and local-origin ejections are not in it.
    */
   outlierEjectionsTotal = 0;
 
@@ -90,11 +111,13 @@ function def(
  * Every exported statistic. Aggregation across worker processes is a sum (each worker has its
  * own pools and breakers), except `ejections_active`: every worker runs outlier detection on the
  * same hosts, so the merged value is the largest worker view (bounded by the host count, equal
- * to Envoy's when workers agree) rather than a multiple of it.
+ * to Envoy's when workers agree) rather than a multiple of it; and the circuit breakers' `*_open`
+ * flags, which say whether any worker is at its limit.
  */
 export const CLUSTER_STATS: readonly ClusterStatDef[] = Object.freeze([
   def('upstream_rq_total', 'upstreamRqTotal', 'counter', 'Total requests'),
   def('upstream_rq_active', 'upstreamRqActive', 'gauge', 'Total active requests'),
+  def('upstream_rq_pending_active', 'upstreamRqPendingActive', 'gauge', 'Total active requests pending a connection pool connection'),
   def('upstream_rq_pending_overflow', 'upstreamRqPendingOverflow', 'counter',
     'Total requests that overflowed connection pool or requests circuit breaking and were failed'),
   def('upstream_rq_timeout', 'upstreamRqTimeout', 'counter', 'Total requests that timed out waiting for a response'),
@@ -109,10 +132,19 @@ export const CLUSTER_STATS: readonly ClusterStatDef[] = Object.freeze([
   def('upstream_cx_total', 'upstreamCxTotal', 'counter', 'Total connections'),
   def('upstream_cx_active', 'upstreamCxActive', 'gauge', 'Total active connections'),
   def('upstream_cx_connect_fail', 'upstreamCxConnectFail', 'counter', 'Total connection failures'),
+  def('upstream_cx_connect_timeout', 'upstreamCxConnectTimeout', 'counter', 'Total connection connect timeouts'),
   def('upstream_cx_overflow', 'upstreamCxOverflow', 'counter',
     "Total times that the cluster's connection circuit breaker overflowed"),
   def('upstream_cx_none_healthy', 'upstreamCxNoneHealthy', 'counter',
     'Total times connection not established due to no healthy hosts'),
+  def('circuit_breakers_default_cx_open', 'cbCxOpen', 'gauge', "Whether the connection circuit breaker is under its concurrency limit (0) or is at capacity (1)", 'max'),
+  def('circuit_breakers_default_rq_pending_open', 'cbRqPendingOpen', 'gauge', 'Whether the pending requests circuit breaker is under its concurrency limit (0) or is at capacity (1)', 'max'),
+  def('circuit_breakers_default_rq_open', 'cbRqOpen', 'gauge', 'Whether the requests circuit breaker is under its concurrency limit (0) or is at capacity (1)', 'max'),
+  def('circuit_breakers_default_rq_retry_open', 'cbRqRetryOpen', 'gauge', 'Whether the retry circuit breaker is under its concurrency limit (0) or is at capacity (1)', 'max'),
+  def('circuit_breakers_default_remaining_cx', 'cbRemainingCx', 'gauge', 'Number of remaining connections until the circuit breaker reaches its concurrency limit'),
+  def('circuit_breakers_default_remaining_pending', 'cbRemainingPending', 'gauge', 'Number of remaining pending requests until the circuit breaker reaches its concurrency limit'),
+  def('circuit_breakers_default_remaining_rq', 'cbRemainingRq', 'gauge', 'Number of remaining requests until the circuit breaker reaches its concurrency limit'),
+  def('circuit_breakers_default_remaining_retries', 'cbRemainingRetries', 'gauge', 'Number of remaining retries until the circuit breaker reaches its concurrency limit'),
   def('outlier_detection_ejections_active', 'outlierEjectionsActive', 'gauge', 'Number of currently ejected hosts', 'max'),
   def('outlier_detection_ejections_enforced_total', 'outlierEjectionsEnforcedTotal', 'counter',
     'Number of enforced ejections due to any outlier type'),

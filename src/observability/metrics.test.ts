@@ -273,12 +273,18 @@ void test('cluster stats render as envoy_cluster_* with cluster_name', async () 
   });
   const p = parse(await m.render());
   const names = [
-    'envoy_cluster_upstream_rq_total', 'envoy_cluster_upstream_rq_active', 'envoy_cluster_upstream_rq_pending_overflow',
+    'envoy_cluster_upstream_rq_total', 'envoy_cluster_upstream_rq_active', 'envoy_cluster_upstream_rq_pending_active',
+    'envoy_cluster_upstream_rq_pending_overflow',
     'envoy_cluster_upstream_rq_timeout', 'envoy_cluster_upstream_rq_per_try_timeout', 'envoy_cluster_upstream_rq_retry',
     'envoy_cluster_upstream_rq_retry_success', 'envoy_cluster_upstream_rq_retry_overflow',
     'envoy_cluster_upstream_rq_retry_limit_exceeded', 'envoy_cluster_upstream_rq_rx_reset', 'envoy_cluster_upstream_cx_total',
-    'envoy_cluster_upstream_cx_active', 'envoy_cluster_upstream_cx_connect_fail', 'envoy_cluster_upstream_cx_overflow',
-    'envoy_cluster_upstream_cx_none_healthy', 'envoy_cluster_outlier_detection_ejections_active',
+    'envoy_cluster_upstream_cx_active', 'envoy_cluster_upstream_cx_connect_fail', 'envoy_cluster_upstream_cx_connect_timeout',
+    'envoy_cluster_upstream_cx_overflow', 'envoy_cluster_upstream_cx_none_healthy',
+    'envoy_cluster_circuit_breakers_default_cx_open', 'envoy_cluster_circuit_breakers_default_rq_pending_open',
+    'envoy_cluster_circuit_breakers_default_rq_open', 'envoy_cluster_circuit_breakers_default_rq_retry_open',
+    'envoy_cluster_circuit_breakers_default_remaining_cx', 'envoy_cluster_circuit_breakers_default_remaining_pending',
+    'envoy_cluster_circuit_breakers_default_remaining_rq', 'envoy_cluster_circuit_breakers_default_remaining_retries',
+    'envoy_cluster_outlier_detection_ejections_active',
     'envoy_cluster_outlier_detection_ejections_enforced_total', 'envoy_cluster_outlier_detection_ejections_overflow',
     'envoy_cluster_outlier_detection_ejections_total',
   ];
@@ -292,6 +298,7 @@ void test('cluster stats render as envoy_cluster_* with cluster_name', async () 
   });
   assert.equal(p.types.get('envoy_cluster_upstream_rq_active'), 'gauge');
   assert.equal(p.types.get('envoy_cluster_outlier_detection_ejections_active'), 'gauge');
+  assert.equal(p.types.get('envoy_cluster_circuit_breakers_default_rq_pending_open'), 'gauge');
   m.removeCluster(name);
   assert.equal(find(parse(await m.render()), 'envoy_cluster_upstream_rq_total').length, 0);
 });

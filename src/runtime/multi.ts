@@ -45,7 +45,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (m: ToWorker) => {
     if (m.t === 'drain') void drain();
     else if (m.t === 'stats')
-      void rt.metrics.snapshotForAggregation().then((metrics) => send({ t: 'stats', id: m.id, metrics, clusters: rt.clusterStatuses() }));
+      void rt.metricsSnapshot().then((metrics) => send({ t: 'stats', id: m.id, metrics, clusters: rt.clusterStatuses() }));
   });
   process.on('disconnect', () => void drain());
   try {

@@ -9,7 +9,6 @@ import { Proxy, type BoundListener } from '../dataplane/proxy.js';
 import type { StreamInfo } from '../dataplane/http/stream-info.js';
 import { MeshMetrics } from '../observability/metrics.js';
 import { AccessLogger, type AccessLogFormat, type LogSink } from '../observability/accesslog.js';
-import { Flag } from '../observability/flags.js';
 import { AdminServer, type AdminSource, type ClusterStatus } from '../admin/server.js';
 import { clusterStatuses, snapshotToJson } from '../admin/dump.js';
 
@@ -87,6 +86,8 @@ export class ProxyRuntime {
       snapshot,
       onComplete: (i) => this.record(i),
       log: (l) => this.io.log(l),
+      clusterStats: (name) => this.metrics.cluster(name),
+      removeClusterStats: (name) => this.metrics.removeCluster(name),
     });
     const store = this.controller.store;
     store.onChange((state) => {
@@ -114,8 +115,20 @@ export class ProxyRuntime {
       ready: () => this.ready(),
       configDump: async () => this.configDump(),
       clusters: async () => this.clusterStatuses(),
-      metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: await this.metrics.render() }),
+      metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: await this.renderMetrics() }),
     };
+  }
+
+  /** Prometheus text of this process (gauges read from the data plane first). */
+  renderMetrics(): Promise<string> {
+    this.proxy?.clusters.syncStats();
+    return this.metrics.render();
+  }
+
+  /** This process's metrics for the primary to merge (see MeshMetrics.snapshotForAggregation). */
+  metricsSnapshot(): Promise<unknown> {
+    this.proxy?.clusters.syncStats();
+    return this.metrics.snapshotForAggregation();
   }
 
   ready(): boolean {
@@ -155,15 +168,7 @@ export class ProxyRuntime {
       requestBytes: i.bytesReceived,
       responseBytes: i.bytesSent,
     });
-    if (i.upstreamCluster && i.upstreamCluster.startsWith('outbound|')) {
-      const cs = this.metrics.cluster(i.upstreamCluster);
-      cs.upstreamRqTotal += i.attempts;
-      if (i.attempts > 1) cs.upstreamRqRetry += i.attempts - 1;
-      if (i.flags & Flag.UT) cs.upstreamRqTimeout++;
-      if (i.flags & Flag.URX) cs.upstreamRqRetryLimitExceeded++;
-      if (i.flags & Flag.UO) cs.upstreamRqPendingOverflow++;
-      if (i.flags & Flag.UR) cs.upstreamRqRxReset++;
-    }
+    // Envoy cluster stats (envoy_cluster_*) are counted by the data plane as things happen.
     this.accessLog?.log({
       startTime: i.startTime,
       method: i.method,

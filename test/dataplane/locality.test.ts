@@ -67,6 +67,35 @@ test('with outlier detection on, locality failover priority keeps traffic in the
   }
 });
 
+test('locality failover: when the local endpoint is ejected, traffic fails over to the other locality, and comes back', { timeout: 20_000 }, async () => {
+  // east answers 500 until told otherwise: 3 in a row eject it (maxEjectionPercent 100, as
+  // Istio's tasks set it; the 10 % default ejects nothing with two endpoints).
+  let eastFails = true;
+  east.respond = (r, res) => {
+    res.statusCode = eastFails ? 500 : 200;
+    res.end(`east ${r.url}`);
+  };
+  const tp = `    outlierDetection: {consecutive5xxErrors: 3, interval: 100ms, baseEjectionTime: 1s, maxEjectionPercent: 100}`;
+  const p = await startProxy(compile(config(tp), proxy), { rnd: seeded(5) });
+  try {
+    const first: string[] = [];
+    for (let i = 0; i < 3; i++) first.push((await request(p.port, 'geo', '/')).body.split(' ')[0]);
+    assert.deepEqual(first, ['east', 'east', 'east'], 'local first');
+    const s = await shares(p.port, 20);
+    assert.deepEqual(s, { east: 0, west: 20 }, 'failed over to us-west');
+    eastFails = false;
+    // Ejected for 1 s, returned at the next 100 ms sweep: local again.
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.deepEqual(await shares(p.port, 10), { east: 10, west: 0 });
+  } finally {
+    east.respond = (r, res) => {
+      res.setHeader('x-upstream', 'east');
+      res.end(`east ${r.url}`);
+    };
+    await p.close();
+  }
+});
+
 test('without outlier detection locality is not applied (Istio): both localities get traffic', async () => {
   const p = await startProxy(compile(config('    loadBalancer: {simple: ROUND_ROBIN}'), proxy), { rnd: seeded(3) });
   try {

@@ -1,18 +1,22 @@
 /**
  * Per-endpoint runtime state, keyed by `cluster|address:port`, kept outside the snapshot so a
- * config push does not reset in-flight counts (or, later, outlier ejections).
+ * config push does not reset in-flight counts or outlier ejections (habit 3).
  */
+import type { Pool } from 'undici';
 import type { Endpoint } from '../../snapshot/types.js';
 import type { LbHost } from '../lb/types.js';
+import { newOutlierState, type OutlierState } from '../outlier/types.js';
+import type { H2Upstream } from '../upstream/pools.js';
 import { destinationFor, type DestinationLabels } from '../../observability/identity.js';
 
-/** Counters that outlive any one snapshot. */
-export interface HostState {
+/** Counters and outlier-detection state that outlive any one snapshot. */
+export interface HostState extends OutlierState {
   active: number;
+  /** False while ejected by outlier detection (the pickers skip it). */
   healthy: boolean;
   /** Requests completed, for /clusters. */
   total: number;
-  /** Local-origin connect failures and 5xx seen (for /clusters; outlier detection reads these later). */
+  /** Attempts that ended in a 5xx or a local-origin failure (Envoy `rq_error`). */
   failures: number;
 }
 
@@ -26,6 +30,12 @@ export class HostRuntime implements LbHost {
   readonly labels: Readonly<Record<string, string>>;
   /** Shared with any other HostRuntime for the same cluster+address across reloads. */
   readonly state: HostState;
+  /**
+   * The endpoint's pools, cached so the request path skips the PoolManager lookup (and its
+   * key string). Valid for this runtime's settings; a closed pool is looked up again.
+   */
+  h1: Pool | null = null;
+  h2: H2Upstream | null = null;
 
   constructor(ep: Endpoint, state: HostState) {
     this.address = ep.address;
@@ -66,7 +76,7 @@ export class HostStateStore {
     const k = `${cluster}|${ep.address}:${ep.port}`;
     let s = this.states.get(k);
     if (!s) {
-      s = { active: 0, healthy: true, total: 0, failures: 0 };
+      s = { active: 0, healthy: true, total: 0, failures: 0, ...newOutlierState() };
       this.states.set(k, s);
     }
     return s;

@@ -1,43 +1,120 @@
 /**
  * The cluster manager: one runtime per snapshot Cluster (its hosts, its load balancer),
- * rebuilt on every snapshot swap from state kept by identity (HostStateStore, PoolManager),
- * so in-flight counts and pooled connections survive reloads.
+ * rebuilt on every snapshot swap from state kept by identity, so in-flight counts, pooled
+ * connections, circuit-breaker counters and outlier ejections survive reloads:
+ * - per endpoint (`cluster|address:port`): {@link HostStateStore} (counts, ejection state);
+ * - per cluster name: {@link ClusterState} (circuit breakers, stats);
+ * - per cluster name: the {@link OutlierDriver}'s detector and interval timer;
+ * - per cluster, endpoint and protocol: the {@link PoolManager}'s pools.
  */
 import type { Cluster, Snapshot } from '../../snapshot/types.js';
 import { createPicker } from '../lb/index.js';
 import type { Picker } from '../lb/types.js';
-import { HostRuntime, HostStateStore } from './host.js';
-import { PoolManager, poolSettings, type PoolSettings } from '../upstream/pools.js';
+import { HostRuntime, HostStateStore, type HostState } from './host.js';
+import { CircuitBreakers } from './breakers.js';
+import { PoolManager, poolSettings, type PoolEvents, type PoolSettings } from '../upstream/pools.js';
+import { OutlierDriver, type IntervalTimers } from '../outlier/driver.js';
+import type { EjectionEvent, OutlierResult } from '../outlier/types.js';
+import { ClusterStats } from '../../observability/cluster-stats.js';
 import { destinationFor, type DestinationLabels } from '../../observability/identity.js';
+
+/** What one cluster NAME keeps across snapshots (habit 3). */
+export class ClusterState {
+  readonly breakers: CircuitBreakers;
+  private st: ClusterStats | null = null;
+  constructor(
+    readonly name: string,
+    cluster: Cluster,
+    private readonly statsFor: (cluster: string) => ClusterStats,
+  ) {
+    this.breakers = new CircuitBreakers(cluster.connectionPool);
+  }
+
+  /**
+   * Envoy cluster stats, bumped in place by the request path. Created (and so exported) on
+   * first use: a mesh of thousands of services exports only the clusters that saw traffic.
+   */
+  get stats(): ClusterStats {
+    return (this.st ??= this.statsFor(this.name));
+  }
+
+  get hasStats(): boolean {
+    return this.st !== null;
+  }
+}
 
 export class ClusterRuntime {
   readonly hosts: readonly HostRuntime[];
+  /** The hosts' shared states, in host order (the outlier detector's host list). */
+  readonly states: readonly HostState[];
   readonly picker: Picker;
   readonly pool: PoolSettings;
   /** Metric labels when no endpoint served the request (UH, UO...). */
   readonly destination: DestinationLabels;
   /** The proxy's own locality the picker prefers (`region/zone/subzone`, '' when unknown). */
   readonly locality: string;
+  /** False for original-destination clusters (resolution NONE, PASSTHROUGH): no endpoint is picked. */
+  readonly routable: boolean;
+  readonly breakers: CircuitBreakers;
   constructor(
     readonly config: Cluster,
     store: HostStateStore,
     localLocality = '',
+    /** Breakers and stats of this cluster name (shared by its runtimes across reloads). */
+    readonly shared: ClusterState = new ClusterState(config.name, config, (n) => new ClusterStats(n)),
   ) {
     this.hosts = config.endpoints.map((ep) => new HostRuntime(ep, store.get(config.name, ep)));
+    this.states = this.hosts.map((h) => h.state);
     // Istio: with outlier detection the panic threshold is minHealthPercent (0 = off); else Envoy's 50 %.
     const panic = config.outlier ? config.outlier.minHealthPercent : 50;
     this.picker = createPicker(config.lb, this.hosts, { panicThresholdPercent: panic, localLocality });
-    this.pool = poolSettings(config.connectionPool);
+    this.pool = poolSettings(config.connectionPool, this.hosts.length);
     this.destination = destinationFor(config.host, config.namespace);
     this.locality = localLocality;
+    this.routable = config.resolution !== 'NONE' && config.lb.kind !== 'PASSTHROUGH';
+    this.breakers = shared.breakers;
   }
 }
 
+export interface ClusterManagerOptions {
+  /** The stats object for a cluster name (MeshMetrics.cluster); default: private objects. */
+  stats?: (cluster: string) => ClusterStats;
+  /** A cluster left the config: stop exporting its stats (MeshMetrics.removeCluster). */
+  removeStats?: (cluster: string) => void;
+  /** Every outlier ejection, overflow and return (operational log); `endpoint` is `address:port`. */
+  onOutlierEvent?: (cluster: string, e: EjectionEvent, endpoint: string) => void;
+  /** Interval timers for the outlier sweeps (default: Node's). */
+  timers?: IntervalTimers;
+  /** Monotonic milliseconds for outlier detection (default `performance.now()`). */
+  now?: () => number;
+}
+
+const LOCAL_CONNECT: OutlierResult = Object.freeze({ kind: 'local', failure: 'connect' });
+const LOCAL_RESET: OutlierResult = Object.freeze({ kind: 'local', failure: 'reset' });
+const LOCAL_TIMEOUT: OutlierResult = Object.freeze({ kind: 'local', failure: 'timeout' });
+const CONNECTED: OutlierResult = Object.freeze({ kind: 'connected' });
+
+/** Local-origin outcomes the forwarder reports (besides response statuses). */
+export type LocalOutcome = 'connect' | 'reset' | 'timeout' | 'connected';
+
 export class ClusterManager {
   readonly hostStates = new HostStateStore();
-  readonly pools = new PoolManager();
+  readonly pools: PoolManager;
+  readonly outliers: OutlierDriver;
   private clusters = new Map<string, ClusterRuntime>();
+  private readonly shared = new Map<string, ClusterState>();
   private snapshot: Snapshot | null = null;
+  private readonly statsFor: (cluster: string) => ClusterStats;
+  private readonly now: () => number;
+  /** Reused for every status report (the detector does not keep results). */
+  private readonly scratch: { kind: 'status'; code: number; grpcStatus: number | null } = { kind: 'status', code: 0, grpcStatus: null };
+
+  constructor(private readonly opts: ClusterManagerOptions = {}) {
+    this.statsFor = opts.stats ?? ((name) => new ClusterStats(name));
+    this.pools = new PoolManager(this.poolEvents());
+    this.now = opts.now ?? (() => performance.now());
+    this.outliers = new OutlierDriver({ timers: opts.timers ?? globalThis, now: this.now, onEvent: (c, e) => this.onOutlierEvent(c, e) });
+  }
 
   /** Rebuilds runtimes for a new snapshot; unchanged Cluster objects keep their runtime. */
   update(snap: Snapshot): void {
@@ -47,12 +124,26 @@ export class ClusterManager {
     const keepPools = new Set<string>();
     const locality = proxyLocality(snap.proxy.labels);
     for (const [name, c] of snap.clusters) {
+      let shared = this.shared.get(name);
+      if (!shared) {
+        shared = new ClusterState(name, c, this.statsFor);
+        this.shared.set(name, shared);
+      } else shared.breakers.setLimits(c.connectionPool);
       const old = this.clusters.get(name);
-      const rt = old && sameCluster(old.config, c) && old.locality === locality ? old : new ClusterRuntime(c, this.hostStates, locality);
+      const rt = old && old.shared === shared && sameCluster(old.config, c) && old.locality === locality ? old : new ClusterRuntime(c, this.hostStates, locality, shared);
       next.set(name, rt);
+      // Original-destination clusters have no endpoints of their own to judge.
+      this.outliers.update(name, rt.routable ? c.outlier : null, rt.states);
       for (const ep of c.endpoints) keepStates.add(HostStateStore.keyOf(name, ep));
       for (const h of rt.hosts) keepPools.add(`${name}|${h.key}`);
     }
+    for (const name of this.shared.keys()) {
+      if (snap.clusters.has(name)) continue;
+      const gone = this.shared.get(name);
+      this.shared.delete(name);
+      if (gone?.hasStats) this.opts.removeStats?.(name);
+    }
+    this.outliers.retain(new Set(snap.clusters.keys()));
     this.clusters = next;
     this.snapshot = snap;
     this.hostStates.retain(keepStates);
@@ -67,8 +158,98 @@ export class ClusterManager {
     return this.clusters.values();
   }
 
+  /**
+   * One attempt's response status, for outlier detection and the host's error count.
+   * `grpcStatus`: the `grpc-status` of a headers-only (Trailers-Only) gRPC answer, else null.
+   */
+  reportStatus(rt: ClusterRuntime, host: HostRuntime, code: number, grpcStatus: number | null): void {
+    if (code >= 500) host.state.failures++;
+    if (rt.config.outlier === null) return;
+    const r = this.scratch;
+    r.code = code;
+    r.grpcStatus = grpcStatus;
+    this.outliers.report(rt.config.name, host.state, r);
+  }
+
+  /** A locally originated outcome of one attempt (connect failure, reset, timeout, or a connection). */
+  reportLocal(rt: ClusterRuntime, host: HostRuntime, what: LocalOutcome): void {
+    if (what !== 'connected') host.state.failures++;
+    if (rt.config.outlier === null) return;
+    const r = what === 'connect' ? LOCAL_CONNECT : what === 'reset' ? LOCAL_RESET : what === 'timeout' ? LOCAL_TIMEOUT : CONNECTED;
+    this.outliers.report(rt.config.name, host.state, r);
+  }
+
+  /** An outlier-clock time (monotonic ms) as epoch ms, to show ejection end times as dates. */
+  wallClock(monotonic: number): number {
+    return Date.now() + (monotonic - this.now());
+  }
+
+  /** Copies gauges that are read rather than counted (breakers, ejections) into the stats objects. */
+  syncStats(): void {
+    for (const s of this.shared.values()) {
+      if (!s.hasStats) continue;
+      const st = s.stats;
+      const b = s.breakers.stats();
+      st.upstreamRqActive = b.upstream_rq_active;
+      st.upstreamRqPendingActive = b.upstream_rq_pending_active;
+      st.upstreamCxActive = b.upstream_cx_active;
+      st.upstreamCxOverflow = b.upstream_cx_overflow;
+      st.cbCxOpen = b.cx_open;
+      st.cbRqPendingOpen = b.rq_pending_open;
+      st.cbRqOpen = b.rq_open;
+      st.cbRqRetryOpen = b.rq_retry_open;
+      st.cbRemainingCx = b.remaining_cx;
+      st.cbRemainingPending = b.remaining_pending;
+      st.cbRemainingRq = b.remaining_rq;
+      st.cbRemainingRetries = b.remaining_retries;
+      const d = this.outliers.detector(s.name);
+      st.outlierEjectionsActive = d ? d.ejectionsActive() : 0;
+    }
+  }
+
   async close(): Promise<void> {
+    this.outliers.close();
     await this.pools.close();
+  }
+
+  /** Immediate stop (tests): timers stopped, connections destroyed. */
+  async destroy(): Promise<void> {
+    this.outliers.close();
+    await this.pools.destroy();
+  }
+
+  private onOutlierEvent(cluster: string, e: EjectionEvent): void {
+    const s = this.shared.get(cluster);
+    if (s) {
+      const st = s.stats;
+      if (e.action === 'eject') {
+        st.outlierEjectionsEnforcedTotal++;
+        // Envoy's deprecated ejections_total counts consecutive-5xx (and success-rate) ejections only.
+        if (e.reason === 'consecutive_5xx') st.outlierEjectionsTotal++;
+      } else if (e.action === 'overflow') st.outlierEjectionsOverflow++;
+      const d = this.outliers.detector(cluster);
+      st.outlierEjectionsActive = d ? d.ejectionsActive() : 0;
+    }
+    const cb = this.opts.onOutlierEvent;
+    if (cb) cb(cluster, e, this.clusters.get(cluster)?.hosts.find((h) => h.state === e.host)?.key ?? 'an endpoint');
+  }
+
+  private poolEvents(): PoolEvents {
+    return {
+      connected: (cluster) => {
+        const s = this.shared.get(cluster);
+        if (!s) return;
+        s.breakers.connectionOpened();
+        s.stats.upstreamCxTotal++;
+      },
+      disconnected: (cluster) => this.shared.get(cluster)?.breakers.connectionClosed(),
+      connectFailed: (cluster, timeout) => {
+        const s = this.shared.get(cluster);
+        if (!s) return;
+        s.stats.upstreamCxConnectFail++;
+        if (timeout) s.stats.upstreamCxConnectTimeout++;
+      },
+    };
   }
 }
 

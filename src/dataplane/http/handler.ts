@@ -13,9 +13,10 @@ import { decideCors } from '../router/cors.js';
 import type { ClusterManager } from '../cluster/manager.js';
 import { Flag } from '../../observability/flags.js';
 import { applyHeaderOps, first, upstreamRequestHeaders, type HeaderMap } from './headers.js';
-import { isGrpcRequest, sendLocalReply, type DownstreamResponse } from './local-reply.js';
+import { endHeadersOnly, isGrpcRequest, sendLocalReply, type DownstreamResponse } from './local-reply.js';
 import { StreamInfo, type SocketAddresses } from './stream-info.js';
-import { Forwarder, upstreamProtocol, type ForwardTarget } from './forward.js';
+import { Forwarder, upstreamProtocol, type ForwardContext, type ForwardTarget, type SetTimer } from './forward.js';
+import { abortReply, decideFault, type FaultDecision } from '../router/fault.js';
 import { rewritePath } from './rewrite.js';
 import { hashForRequest } from './hash-policy.js';
 import { fireMirrors } from './mirror.js';
@@ -32,19 +33,24 @@ export interface HandlerDeps {
   onComplete: (info: StreamInfo) => void;
   rnd: () => number;
   now: () => number;
-  setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
+  setTimer: SetTimer;
 }
 
 type Req = IncomingMessage | Http2ServerRequest;
+
+const runNow = (f: () => void): void => f();
 
 export class HttpHandler {
   private readonly server: string;
   /** Requests in flight (for graceful drain). */
   active = 0;
   private idleWaiters: Array<() => void> = [];
+  /** What every Forwarder of this handler shares (built once). */
+  private readonly fwd: ForwardContext;
 
   constructor(private readonly deps: HandlerDeps) {
     this.server = deps.role === 'gateway' ? 'istio-envoy' : 'envoy';
+    this.fwd = { clusters: deps.clusters, rnd: deps.rnd, server: this.server, setTimer: deps.setTimer, pick: { rnd: deps.rnd } };
   }
 
   /** Resolves when no request is in flight. */
@@ -141,10 +147,33 @@ export class HttpHandler {
       if (d.kind === 'forward') corsHeaders = d.headers;
     }
 
+    // The weighted destination is chosen with the route (Envoy resolves it before any filter
+    // runs, so a fault-injected answer is logged against its cluster too).
+    const a = route.action;
+    const dest = a.kind !== 'route' ? null : a.destinations.length === 1 ? a.destinations[0] : pickWeighted(a.destinations, a.totalWeight, this.deps.rnd());
+    if (route.fault !== null) {
+      const d = decideFault(route.fault, this.deps.rnd);
+      if (d.flags !== 0) return this.injectFault(d, snap, req, res, info, ri, route, dest, complete, corsHeaders);
+    }
+    this.act(snap, req, res, info, ri, route, dest, complete, corsHeaders);
+  }
+
+  /** The route's action: redirect, direct response, blackhole, or forward. */
+  private act(
+    snap: Snapshot,
+    req: Req,
+    res: DownstreamResponse,
+    info: StreamInfo,
+    ri: RequestInfo,
+    route: Route,
+    dest: WeightedDestination | null,
+    complete: () => void,
+    corsHeaders: Record<string, string> | null,
+  ): void {
     const a = route.action;
     switch (a.kind) {
       case 'redirect': {
-        const location = redirectLocation(a, route.match, { scheme, host: authority, port, path });
+        const location = redirectLocation(a, route.match, { scheme: ri.scheme, host: ri.host, port: ri.port, path: ri.path });
         return this.reply(res, info, a.status, '', 'direct_response', 0, { location });
       }
       case 'direct_response':
@@ -153,11 +182,59 @@ export class HttpHandler {
         return this.blackhole(res, info);
       case 'passthrough':
         return this.forward(snap, req, res, info, ri, route, null, complete, corsHeaders);
-      case 'route': {
-        const dest = a.destinations.length === 1 ? a.destinations[0] : pickWeighted(a.destinations, a.totalWeight, this.deps.rnd());
+      case 'route':
         return this.forward(snap, req, res, info, ri, route, dest, complete, corsHeaders);
+    }
+  }
+
+  /**
+   * Fault injection (Envoy's fault filter, in front of the router): wait out the delay, then
+   * abort locally or go on to the route's action. Neither is retried, and the delay does not
+   * count against the route timeout (its timer starts in the router, afterwards).
+   */
+  private injectFault(
+    d: FaultDecision,
+    snap: Snapshot,
+    req: Req,
+    res: DownstreamResponse,
+    info: StreamInfo,
+    ri: RequestInfo,
+    route: Route,
+    dest: WeightedDestination | null,
+    complete: () => void,
+    corsHeaders: Record<string, string> | null,
+  ): void {
+    info.flags |= d.flags;
+    if (dest) {
+      info.upstreamCluster = dest.cluster;
+      const rt = this.deps.clusters.get(dest.cluster);
+      if (rt) {
+        info.destinationService = rt.config.host;
+        info.destination = rt.destination;
       }
     }
+    const go = (): void => {
+      if (d.abort) this.faultAbort(res, info, d.abort);
+      else this.act(snap, req, res, info, ri, route, dest, complete, corsHeaders);
+    };
+    if (d.delayMs <= 0) return go();
+    const timer = this.deps.setTimer(runNow, d.delayMs, go);
+    // The client may leave during the delay: nothing is sent upstream then.
+    res.once('close', () => clearTimeout(timer));
+  }
+
+  /** Fault abort: the configured HTTP status, or a gRPC status for gRPC clients. Never goes upstream. */
+  private faultAbort(res: DownstreamResponse, info: StreamInfo, abort: NonNullable<FaultDecision['abort']>): void {
+    const r = abortReply(abort, info.grpc);
+    if (abort.grpcStatus !== null && info.grpc) {
+      if (info.requestId === '') info.requestId = randomUUID();
+      info.responseCode = 200;
+      info.details = 'fault_filter_abort';
+      info.grpcStatus = r.headers['grpc-status'];
+      endHeadersOnly(res, 200, { ...r.headers, server: this.server });
+      return;
+    }
+    this.reply(res, info, r.status, r.body, 'fault_filter_abort', 0);
   }
 
   /** REGISTRY_ONLY: Envoy's `block_all` virtual host answers 502. */
@@ -259,7 +336,7 @@ export class HttpHandler {
     const start = (body: Buffer | IncomingMessage | Http2ServerRequest | null): void => {
       if (body && Buffer.isBuffer(body)) info.bytesReceived = body.length;
       const fwd = new Forwarder(
-        { clusters, rnd: this.deps.rnd, server: this.server, setTimer: this.deps.setTimer },
+        this.fwd,
         req,
         res,
         info,

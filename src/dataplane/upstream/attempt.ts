@@ -27,6 +27,12 @@ export interface AttemptFailure {
 
 export interface AttemptHandler {
   /**
+   * HTTP/1.1 only: the request has a connection and is about to be written (Envoy's "pool
+   * ready"). Return false to cancel it there: it leaves the pool's queue without touching
+   * the connection, and the attempt reports nothing more.
+   */
+  onStart(): boolean;
+  /**
    * Response status and headers (1xx are skipped). `endStream`: the headers ended the
    * response (HTTP/2 HEADERS with END_STREAM, e.g. a gRPC Trailers-Only answer); no data or
    * trailers follow, and `onEnd` still comes.
@@ -88,35 +94,83 @@ function classify(err: unknown, afterHeaders: boolean): AttemptFailure {
   return { kind, afterHeaders, message };
 }
 
-/** HTTP/1.1 through an undici Pool. */
-export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler): AttemptControl {
-  let ctl: Dispatcher.DispatchController | null = null;
-  let gotHeaders = false;
-  let done = false;
-  let abortRequested = false;
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart(controller) {
-      ctl = controller;
-      if (abortRequested) controller.abort(new AbortError());
-    },
-    onResponseStart(_c, statusCode, headers) {
-      if (statusCode < 200) return;
-      gotHeaders = true;
-      h.onHeaders(statusCode, headers, false);
-    },
-    onResponseData(controller, chunk) {
-      if (!h.onData(chunk)) controller.pause();
-    },
-    onResponseEnd(_c, trailers) {
-      done = true;
-      h.onEnd(trailers && Object.keys(trailers).length ? trailers : null);
-    },
-    onResponseError(_c, err) {
-      if (done) return;
-      done = true;
-      h.onError(classify(err, gotHeaders));
-    },
-  };
+/**
+ * One HTTP/1.1 attempt: the undici dispatch handler and the caller's control in one object
+ * (no per-request closures). After `abort()` (or a cancelled start) nothing more reaches the
+ * caller's handler.
+ */
+class H1Attempt implements Dispatcher.DispatchHandler, AttemptControl {
+  private ctl: Dispatcher.DispatchController | null = null;
+  private gotHeaders = false;
+  private started = false;
+  private done = false;
+
+  constructor(private readonly h: AttemptHandler) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.ctl = controller;
+    // undici calls this again when it replays an idempotent request on a new connection
+    // (the first one was closed under it): the caller hears of the start once.
+    if (this.started && !this.done) return;
+    this.started = true;
+    // Throwing here makes undici drop the request from its queue and keep the connection
+    // (an abort() would destroy the socket, which has nothing of this request on it yet).
+    if (this.done || !this.h.onStart()) {
+      this.done = true;
+      throw new CancelledError();
+    }
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.done || statusCode < 200) return;
+    this.gotHeaders = true;
+    this.h.onHeaders(statusCode, headers, false);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    if (!this.h.onData(chunk)) controller.pause();
+  }
+
+  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.done) return;
+    this.done = true;
+    let has = false;
+    for (const _ in trailers) {
+      has = true;
+      break;
+    }
+    this.h.onEnd(has ? trailers : null);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.h.onError(classify(err, this.gotHeaders));
+  }
+
+  pause(): void {
+    this.ctl?.pause();
+  }
+
+  resume(): void {
+    this.ctl?.resume();
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    // Not started yet: onRequestStart cancels it when its turn comes.
+    this.ctl?.abort(new AbortError());
+  }
+}
+
+/**
+ * HTTP/1.1 through an undici Pool. `closeConnection`: this request is the last one on its
+ * connection (`maxRequestsPerConnection: 1`).
+ */
+export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler, closeConnection = false): AttemptControl {
+  const a = new H1Attempt(h);
   try {
     pool.dispatch(
       {
@@ -126,27 +180,27 @@ export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler): Att
         body: req.body,
         idempotent: req.method === 'GET' || req.method === 'HEAD',
         blocking: false,
+        reset: closeConnection || undefined,
       },
-      handler,
+      a,
     );
   } catch (e) {
-    done = true;
-    queueMicrotask(() => h.onError(classify(e, false)));
+    queueMicrotask(() => a.onResponseError(null, e as Error));
   }
-  return {
-    pause: () => ctl?.pause(),
-    resume: () => ctl?.resume(),
-    abort: () => {
-      abortRequested = true;
-      if (!done && ctl) ctl.abort(new AbortError());
-    },
-  };
+  return a;
 }
 
 class AbortError extends Error {
   readonly code = 'UND_ERR_ABORTED';
   constructor() {
     super('request aborted by the proxy');
+  }
+}
+
+class CancelledError extends Error {
+  readonly code = 'UND_ERR_ABORTED';
+  constructor() {
+    super('request cancelled before it was sent');
   }
 }
 
@@ -167,7 +221,7 @@ export function startH2(up: H2Upstream, req: AttemptRequest, scheme: string, h: 
     headers[':path'] = req.path;
     headers[':authority'] = req.authority;
     headers[':scheme'] = scheme;
-    stream = up.get().request(headers, { endStream: req.body === null });
+    stream = up.request(headers, { endStream: req.body === null });
   } catch (e) {
     const f = classify(e, false);
     queueMicrotask(() => fail(f));

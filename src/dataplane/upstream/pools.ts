@@ -3,9 +3,24 @@
  * HTTP/1.1 (keep-alive, bounded connections), a node:http2 session for HTTP/2 and gRPC.
  * Pools survive snapshot swaps while their settings are unchanged; the rest are closed
  * gracefully (in-flight requests finish first).
+ *
+ * What a DestinationRule `connectionPool` becomes here (the request-level circuit breakers
+ * live in cluster/breakers.ts):
+ * - `tcp.connectTimeout`: undici `connectTimeout`; for HTTP/2 a timer on the session.
+ * - `tcp.maxConnections`: connections per endpoint = the cluster limit spread over its
+ *   endpoints (at least one each, as Envoy always lets a host have one connection).
+ * - `http.idleTimeout`: undici keep-alive timeout (also caps the server's keep-alive hint);
+ *   HTTP/2 sessions close after that long without activity.
+ * - `http.maxRequestsPerConnection`: undici `maxRequestsPerClient`; HTTP/2 sessions stop
+ *   taking streams after that many and close once drained.
+ * - `tcp.maxConnectionDuration`: undici `clientTtl` (a connection older than this is closed
+ *   gracefully and replaced); HTTP/2 sessions are closed gracefully when it elapses.
+ * - `tcp.tcpKeepalive.time`: the socket's keep-alive initial delay (Node cannot set the
+ *   probe count or interval).
  */
 import http2 from 'node:http2';
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { Pool, buildConnector } from 'undici';
 import type { ConnectionPoolPolicy } from '../../snapshot/types.js';
 
 export type UpstreamProtocol = 'h1' | 'h2';
@@ -13,65 +28,155 @@ export type UpstreamProtocol = 'h1' | 'h2';
 /** Node's default keep-alive on servers is 5 s: stay below it to avoid the reuse race. */
 const H1_KEEPALIVE_MS = 4000;
 const MAX_H1_CONNECTIONS_PER_HOST = 1024;
+/** Envoy/Linux default TCP keep-alive time when `tcpKeepalive` is set without `time`. */
+const DEFAULT_KEEPALIVE_TIME_MS = 7_200_000;
 
 export interface PoolSettings {
   connectTimeoutMs: number;
+  /** 0 = no idle timeout. */
   idleTimeoutMs: number;
+  /** Connections to ONE endpoint (see {@link poolSettings}). */
   maxConnections: number;
+  /** 0 = unlimited. */
   maxRequestsPerConnection: number;
   maxConcurrentStreams: number;
+  /** TCP keep-alive initial delay; null = the client's default. */
+  keepAliveDelayMs: number | null;
+  /** Close connections older than this (gracefully); null = never. */
+  maxConnectionDurationMs: number | null;
 }
 
-export function poolSettings(cp: ConnectionPoolPolicy): PoolSettings {
+/**
+ * Pool settings for one endpoint of a cluster with `endpoints` endpoints. Envoy's
+ * `max_connections` bounds the whole cluster; each endpoint pool gets an equal share,
+ * rounded up and at least one, so the total stays within the limit plus one per endpoint
+ * (Envoy's own soft margin: a host with no connection may always open one).
+ */
+export function poolSettings(cp: ConnectionPoolPolicy, endpoints = 1): PoolSettings {
+  const ka = cp.tcpKeepalive;
   return {
     connectTimeoutMs: cp.connectTimeoutMs,
     idleTimeoutMs: cp.httpIdleTimeoutMs,
-    maxConnections: cp.maxConnections,
+    maxConnections: Math.max(1, Math.ceil(cp.maxConnections / Math.max(1, endpoints))),
     maxRequestsPerConnection: cp.maxRequestsPerConnection,
     maxConcurrentStreams: cp.maxConcurrentStreams,
+    keepAliveDelayMs: ka ? ka.timeMs ?? DEFAULT_KEEPALIVE_TIME_MS : null,
+    maxConnectionDurationMs: cp.maxConnectionDurationMs !== null && cp.maxConnectionDurationMs > 0 ? cp.maxConnectionDurationMs : null,
   };
+}
+
+/** `maxRequestsPerConnection: 1`: every HTTP/1.1 request must close its connection. */
+export function closesEachConnection(s: PoolSettings): boolean {
+  return s.maxRequestsPerConnection === 1;
 }
 
 function sameSettings(a: PoolSettings, b: PoolSettings): boolean {
   return (
-    a.connectTimeoutMs === b.connectTimeoutMs &&
-    a.idleTimeoutMs === b.idleTimeoutMs &&
-    a.maxConnections === b.maxConnections &&
-    a.maxRequestsPerConnection === b.maxRequestsPerConnection &&
-    a.maxConcurrentStreams === b.maxConcurrentStreams
+    a === b ||
+    (a.connectTimeoutMs === b.connectTimeoutMs &&
+      a.idleTimeoutMs === b.idleTimeoutMs &&
+      a.maxConnections === b.maxConnections &&
+      a.maxRequestsPerConnection === b.maxRequestsPerConnection &&
+      a.maxConcurrentStreams === b.maxConcurrentStreams &&
+      a.keepAliveDelayMs === b.keepAliveDelayMs &&
+      a.maxConnectionDurationMs === b.maxConnectionDurationMs)
   );
+}
+
+/** Connection lifecycle, per cluster (connection counts, circuit breakers, stats). */
+export interface PoolEvents {
+  connected(cluster: string): void;
+  disconnected(cluster: string): void;
+  /** A connection could not be established (`timeout`: the connect timeout fired). */
+  connectFailed(cluster: string, timeout: boolean): void;
+}
+
+const NO_EVENTS: PoolEvents = { connected() {}, disconnected() {}, connectFailed() {} };
+
+class ConnectTimeoutError extends Error {
+  readonly code = 'UND_ERR_CONNECT_TIMEOUT';
+  constructor(ms: number) {
+    super(`connect timeout after ${ms} ms`);
+  }
 }
 
 /** An HTTP/2 session to one endpoint, re-established when it closes. */
 export class H2Upstream {
   private session: http2.ClientHttp2Session | null = null;
+  private streams = 0;
   private closed = false;
   constructor(
     readonly authority: string,
     readonly settings: PoolSettings,
+    private readonly cluster = '',
+    private readonly events: PoolEvents = NO_EVENTS,
   ) {}
+
+  /** True once the pool manager closed it (a cached reference must be looked up again). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Opens a stream on the live session (connecting if needed). Throws when closed. */
+  request(headers: http2.OutgoingHttpHeaders, opts: http2.ClientSessionRequestOptions): http2.ClientHttp2Stream {
+    const s = this.get();
+    const stream = s.request(headers, opts);
+    const cap = this.settings.maxRequestsPerConnection;
+    if (cap > 0 && ++this.streams >= cap) {
+      // This session has had its share: new requests get a new one; it closes once drained.
+      this.session = null;
+      s.close();
+    }
+    return stream;
+  }
 
   /** The live session (connecting if needed). */
   get(): http2.ClientHttp2Session {
     if (this.closed) throw new Error('pool closed');
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
+    const st = this.settings;
     const ns = http2.connect(this.authority, {
       settings: { enablePush: false },
       maxSessionMemory: 64,
     });
-    ns.on('error', () => {
-      /* surfaced per stream; a session error must not crash the process */
+    this.session = ns;
+    this.streams = 0;
+    let connected = false;
+    const connectTimer = setTimeout(() => {
+      if (!connected) ns.destroy(new ConnectTimeoutError(st.connectTimeoutMs));
+    }, st.connectTimeoutMs);
+    connectTimer.unref();
+    let lifeTimer: NodeJS.Timeout | null = null;
+    ns.once('connect', () => {
+      connected = true;
+      clearTimeout(connectTimer);
+      this.events.connected(this.cluster);
+      if (st.keepAliveDelayMs !== null) ns.socket?.setKeepAlive(true, st.keepAliveDelayMs);
+      const life = st.maxConnectionDurationMs;
+      if (life !== null) {
+        lifeTimer = setTimeout(() => {
+          if (this.session === ns) this.session = null;
+          ns.close();
+        }, life);
+        lifeTimer.unref();
+      }
+    });
+    ns.on('error', (e: NodeJS.ErrnoException) => {
+      // Surfaced per stream; a session error must not crash the process.
+      if (!connected) this.events.connectFailed(this.cluster, e.code === 'UND_ERR_CONNECT_TIMEOUT');
     });
     ns.on('goaway', () => {
       if (this.session === ns) this.session = null;
     });
     ns.on('close', () => {
+      clearTimeout(connectTimer);
+      if (lifeTimer) clearTimeout(lifeTimer);
+      if (connected) this.events.disconnected(this.cluster);
       if (this.session === ns) this.session = null;
     });
-    const timeout = this.settings.idleTimeoutMs;
+    const timeout = st.idleTimeoutMs;
     if (timeout > 0 && timeout < 2 ** 31) ns.setTimeout(timeout, () => ns.close());
-    this.session = ns;
     return ns;
   }
 
@@ -80,6 +185,27 @@ export class H2Upstream {
     this.session?.close();
     this.session = null;
   }
+}
+
+/**
+ * undici's connector with our own connect timer: undici's runs on its coarse timer wheel
+ * (about a second of slack), which would turn a 250 ms `connectTimeout` into a second.
+ */
+function preciseConnector(s: PoolSettings): buildConnector.connector {
+  const base = buildConnector({
+    timeout: 0,
+    ...(s.keepAliveDelayMs !== null ? { keepAlive: true, keepAliveInitialDelay: s.keepAliveDelayMs } : {}),
+  });
+  const ms = s.connectTimeoutMs;
+  return (opts, cb) => {
+    // The typings say void; undici's connector returns the socket it dials.
+    const socket = (base as unknown as (o: typeof opts, c: typeof cb) => Socket | undefined)(opts, cb);
+    if (!socket || !(ms > 0)) return;
+    const timer = setTimeout(() => socket.destroy(new ConnectTimeoutError(ms)), ms);
+    const clear = (): void => clearTimeout(timer);
+    socket.once('connect', clear);
+    socket.once('close', clear);
+  };
 }
 
 interface Entry {
@@ -93,31 +219,46 @@ interface Entry {
 export class PoolManager {
   private readonly pools = new Map<string, Entry>();
 
+  constructor(private readonly events: PoolEvents = NO_EVENTS) {}
+
   h1(cluster: string, hostKey: string, settings: PoolSettings): Pool {
     const key = `${cluster}|${hostKey}|h1`;
     let e = this.pools.get(key);
-    if (e?.h1 && sameSettings(e.settings, settings)) {
+    if (e?.h1 && !e.h1.closed && !e.h1.destroyed && sameSettings(e.settings, settings)) {
       e.seen = true;
       return e.h1;
     }
     if (e?.h1) void e.h1.close().catch(() => undefined);
+    const pool = this.newH1(cluster, hostKey, settings);
+    e = { settings, h1: pool, seen: true };
+    this.pools.set(key, e);
+    return pool;
+  }
+
+  private newH1(cluster: string, hostKey: string, s: PoolSettings): Pool {
+    const idle = s.idleTimeoutMs;
     const pool = new Pool(`http://${hostKey}`, {
-      connections: Math.min(settings.maxConnections, MAX_H1_CONNECTIONS_PER_HOST),
+      connections: Math.min(s.maxConnections, MAX_H1_CONNECTIONS_PER_HOST),
       pipelining: 1,
-      connectTimeout: settings.connectTimeoutMs,
-      keepAliveTimeout: Math.min(H1_KEEPALIVE_MS, settings.idleTimeoutMs || H1_KEEPALIVE_MS),
-      keepAliveMaxTimeout: Math.max(H1_KEEPALIVE_MS, Math.min(settings.idleTimeoutMs || 600_000, 600_000)),
-      maxRequestsPerClient: settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
+      connect: preciseConnector(s),
+      // Without a server hint: the idle timeout, but below Node's 5 s server default. A
+      // server's `Keep-Alive: timeout=` hint is honoured up to the idle timeout.
+      keepAliveTimeout: idle > 0 ? Math.min(idle, H1_KEEPALIVE_MS) : H1_KEEPALIVE_MS,
+      keepAliveMaxTimeout: idle > 0 ? Math.min(idle, 600_000) : 600_000,
+      // undici closes a connection after maxRequestsPerClient + 1 requests (its counter is
+      // compared before the increment), hence the - 1; a cap of 1 is applied per request
+      // instead (dispatch `reset`, see `closesEachConnection`).
+      maxRequestsPerClient: s.maxRequestsPerConnection > 1 ? s.maxRequestsPerConnection - 1 : undefined,
+      clientTtl: s.maxConnectionDurationMs ?? undefined,
       // Envoy has no response timeout by default (stream idle timeout 5 min): same here.
       headersTimeout: 0,
       bodyTimeout: 300_000,
       strictContentLength: true,
     });
-    pool.on('connectionError', () => {
-      /* reported per request */
-    });
-    e = { settings, h1: pool, seen: true };
-    this.pools.set(key, e);
+    const ev = this.events;
+    pool.on('connect', () => ev.connected(cluster));
+    pool.on('disconnect', () => ev.disconnected(cluster));
+    pool.on('connectionError', (_o: unknown, _t: unknown, err: Error & { code?: string }) => ev.connectFailed(cluster, err?.code === 'UND_ERR_CONNECT_TIMEOUT'));
     return pool;
   }
 
@@ -129,7 +270,7 @@ export class PoolManager {
       return e.h2;
     }
     e?.h2?.close();
-    const up = new H2Upstream(`http://${hostKey}`, settings);
+    const up = new H2Upstream(`http://${hostKey}`, settings, cluster, this.events);
     e = { settings, h2: up, seen: true };
     this.pools.set(key, e);
     return up;
