@@ -14,61 +14,14 @@ import { validateResources } from '../src/validate/index.js';
 import { buildRegistry } from '../src/registry/build.js';
 import { compileSnapshot } from '../src/compile/index.js';
 import { matchRoute, selectRouteTable, selectVirtualHost, type RequestInfo } from '../src/dataplane/router/match.js';
+import { NAMESPACES, serviceYaml } from './mesh.js';
 
 const N = Number(process.env.SERVICES ?? 5000);
-const NAMESPACES = 50;
 
 function generate(n: number): string {
   const docs: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const ns = `ns-${i % NAMESPACES}`;
-    const name = `svc-${i}`;
-    docs.push(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  hosts: [${name}.${ns}.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9080, name: http, protocol: HTTP}]
-  endpoints:
-  - {address: 10.${(i >> 8) & 255}.${i & 255}.1, labels: {app: ${name}, version: v1}}
-  - {address: 10.${(i >> 8) & 255}.${i & 255}.2, labels: {app: ${name}, version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  host: ${name}
-  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  hosts: [${name}]
-  http:
-  - name: tester
-    match:
-    - headers: {end-user: {exact: tester-${i}}}
-    route: [{destination: {host: ${name}, subset: v2}}]
-  - name: api
-    match:
-    - uri: {prefix: /api/v1}
-      method: {exact: POST}
-    - uri: {regex: "/api/v[0-9]+/items/[a-z0-9-]+"}
-    route:
-    - {destination: {host: ${name}, subset: v1}, weight: 80}
-    - {destination: {host: ${name}, subset: v2}, weight: 20}
-    timeout: 3s
-    retries: {attempts: 3, retryOn: 5xx}
-  - name: default
-    route: [{destination: {host: ${name}, subset: v1}}]`);
-  }
-  return docs.join('\n---\n');
+  for (let i = 0; i < n; i++) docs.push(serviceYaml(i));
+  return docs.join('---\n');
 }
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;

@@ -37,60 +37,16 @@ import { buildRegistry } from '../src/registry/build.js';
 import type { ProxyIdentity } from '../src/snapshot/types.js';
 import { fingerprintOf, hashText, type SourceFile } from '../src/sources/types.js';
 import { validateResources } from '../src/validate/index.js';
+import { NAMESPACES, serviceYaml } from './mesh.js';
 
 const N = Number(process.env.SERVICES ?? 5000);
 const ITERATIONS = Number(process.env.ITERATIONS ?? 3);
 const WATCH_ITERATIONS = Number(process.env.WATCH_ITERATIONS ?? 2);
-const NAMESPACES = 50;
 const DOMAIN = 'cluster.local';
 const PROXY: ProxyIdentity = { role: 'sidecar', namespace: 'ns-0', labels: { app: 'bench' } };
 const gc = (globalThis as { gc?: () => void }).gc;
 
-function serviceFile(i: number, v1Weight: number): string {
-  const ns = `ns-${i % NAMESPACES}`;
-  const name = `svc-${i}`;
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  hosts: [${name}.${ns}.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9080, name: http, protocol: HTTP}]
-  endpoints:
-  - {address: 10.${(i >> 8) & 255}.${i & 255}.1, labels: {app: ${name}, version: v1}}
-  - {address: 10.${(i >> 8) & 255}.${i & 255}.2, labels: {app: ${name}, version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  host: ${name}
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  hosts: [${name}]
-  http:
-  - name: tester
-    match: [{headers: {end-user: {exact: tester-${i}}}}]
-    route: [{destination: {host: ${name}, subset: v2}}]
-  - name: api
-    match:
-    - {uri: {prefix: /api/v1}, method: {exact: POST}}
-    - {uri: {regex: "/api/v[0-9]+/items/[a-z0-9-]+"}}
-    route: [{destination: {host: ${name}, subset: v1}}]
-    timeout: 3s
-  - name: split
-    route:
-    - {destination: {host: ${name}, subset: v1}, weight: ${v1Weight}}
-    - {destination: {host: ${name}, subset: v2}, weight: ${100 - v1Weight}}
-`;
-}
+const serviceFile = serviceYaml;
 
 const filePath = (i: number): string => `mesh/ns-${i % NAMESPACES}/svc-${i}.yaml`;
 const now = (): bigint => process.hrtime.bigint();
