@@ -124,12 +124,13 @@ export class Proxy {
   private warnUnsupported(snap: Snapshot): void {
     for (const c of snap.clusters.values()) {
       const mode = c.tls?.mode;
-      if ((mode === 'SIMPLE' || mode === 'MUTUAL') && !this.warned.has(`tls|${c.name}`)) {
+      if ((mode === 'SIMPLE' || mode === 'MUTUAL') && c.tls?.credentialName && !this.warned.has(`tls|${c.name}`)) {
         this.warned.add(`tls|${c.name}`);
-        this.opts.log(`warning: cluster ${c.name}: DestinationRule tls mode ${mode} (TLS origination) is not supported yet; requests are sent in plain text`);
+        this.opts.log(`warning: cluster ${c.name}: DestinationRule tls.credentialName is not supported yet (use caCertificates / clientCertificate / privateKey file paths); requests are sent in plain text`);
       }
     }
   }
+
   /** Listeners of removed Gateway ports, still finishing their requests. */
   private readonly retired = new Set<HttpListener>();
 

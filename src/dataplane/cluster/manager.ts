@@ -12,7 +12,7 @@ import { createPicker } from '../lb/index.js';
 import type { Picker } from '../lb/types.js';
 import { HostRuntime, HostStateStore, type HostState } from './host.js';
 import { CircuitBreakers } from './breakers.js';
-import { PoolManager, poolSettings, type PoolEvents, type PoolSettings } from '../upstream/pools.js';
+import { PoolManager, poolSettings, tlsOrigination, type PoolEvents, type PoolSettings } from '../upstream/pools.js';
 import { OutlierDriver, type IntervalTimers } from '../outlier/driver.js';
 import type { EjectionEvent, OutlierResult } from '../outlier/types.js';
 import { ClusterStats } from '../../observability/cluster-stats.js';
@@ -68,7 +68,7 @@ export class ClusterRuntime {
     // Istio: with outlier detection the panic threshold is minHealthPercent (0 = off); else Envoy's 50 %.
     const panic = config.outlier ? config.outlier.minHealthPercent : 50;
     this.picker = createPicker(config.lb, this.hosts, { panicThresholdPercent: panic, localLocality });
-    this.pool = poolSettings(config.connectionPool, this.hosts.length);
+    this.pool = poolSettings(config.connectionPool, this.hosts.length, tlsOrigination(config.tls, config.host));
     this.destination = destinationFor(config.host, config.namespace);
     this.locality = localLocality;
     this.routable = config.resolution !== 'NONE' && config.lb.kind !== 'PASSTHROUGH';

@@ -239,7 +239,7 @@ export class Forwarder implements AttemptHandler {
       else if (!b.tryEnqueuePending()) return this.overflow(rt);
       this.cb = CB_PENDING;
     }
-    const a = startH1(pool, this.upstream, this, rt !== null && closesEachConnection(rt.pool));
+    const a = startH1(pool, this.upstream, this, rt !== null && closesEachConnection(rt.pool), rt?.pool.tls?.sni);
     // onStart may have run (and even answered an overflow) inside dispatch.
     this.attempt = this.finished ? null : a;
     if (rt !== null && this.cb === CB_PENDING && rt.breakers.openConnections >= rt.breakers.limits.maxConnections) {
@@ -260,7 +260,7 @@ export class Forwarder implements AttemptHandler {
       this.cb = CB_ACTIVE;
     }
     this.onAttached();
-    this.attempt = startH2(up, this.upstream, 'http', this);
+    this.attempt = startH2(up, this.upstream, up.settings.tls ? 'https' : 'http', this);
   }
 
   /** HTTP/1.1: the request got its connection (Envoy onPoolReady). */

@@ -169,21 +169,22 @@ class H1Attempt implements Dispatcher.DispatchHandler, AttemptControl {
  * HTTP/1.1 through an undici Pool. `closeConnection`: this request is the last one on its
  * connection (`maxRequestsPerConnection: 1`).
  */
-export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler, closeConnection = false): AttemptControl {
+export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler, closeConnection = false, servername?: string): AttemptControl {
   const a = new H1Attempt(h);
   try {
-    pool.dispatch(
-      {
-        method: req.method,
-        path: req.path,
-        headers: req.headers as Record<string, string | string[]>,
-        body: req.body,
-        idempotent: req.method === 'GET' || req.method === 'HEAD',
-        blocking: false,
-        reset: closeConnection || undefined,
-      },
-      a,
-    );
+    const opts: Dispatcher.DispatchOptions & { servername?: string } = {
+      // TLS origination: the configured SNI (undici would otherwise take the Host header's;
+      // undici reads `servername` from dispatch options though its typings omit it).
+      servername,
+      method: req.method,
+      path: req.path,
+      headers: req.headers as Record<string, string | string[]>,
+      body: req.body,
+      idempotent: req.method === 'GET' || req.method === 'HEAD',
+      blocking: false,
+      reset: closeConnection || undefined,
+    };
+    pool.dispatch(opts, a);
   } catch (e) {
     queueMicrotask(() => a.onResponseError(null, e as Error));
   }

@@ -21,7 +21,9 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { Pool, buildConnector } from 'undici';
-import type { ConnectionPoolPolicy } from '../../snapshot/types.js';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
+import type { ConnectionPoolPolicy, TlsPolicy } from '../../snapshot/types.js';
 
 export type UpstreamProtocol = 'h1' | 'h2';
 
@@ -44,6 +46,56 @@ export interface PoolSettings {
   keepAliveDelayMs: number | null;
   /** Close connections older than this (gracefully); null = never. */
   maxConnectionDurationMs: number | null;
+  /** TLS origination (DestinationRule `tls` SIMPLE/MUTUAL), or null for plain text. */
+  tls: TlsOrigination | null;
+}
+
+/** What a TLS client connection to the upstream needs (file paths, read when a pool is made). */
+export interface TlsOrigination {
+  mode: 'SIMPLE' | 'MUTUAL';
+  /** SNI: `tls.sni`, else the service host (Envoy's auto SNI uses the request's Host, which is it). */
+  sni: string;
+  caCertificates: string | null;
+  clientCertificate: string | null;
+  privateKey: string | null;
+  /** When set, the server certificate must carry one of these SANs (instead of the SNI name). */
+  subjectAltNames: readonly string[];
+  insecureSkipVerify: boolean;
+}
+
+/** TLS origination for a cluster, or null (DISABLE, ISTIO_MUTUAL — no mesh certificates in file mode — or credentialName). */
+export function tlsOrigination(tls: TlsPolicy | null, host: string): TlsOrigination | null {
+  if (!tls || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL') || tls.credentialName) return null;
+  return {
+    mode: tls.mode,
+    sni: tls.sni ?? host,
+    caCertificates: tls.caCertificates,
+    clientCertificate: tls.clientCertificate,
+    privateKey: tls.privateKey,
+    subjectAltNames: tls.subjectAltNames,
+    insecureSkipVerify: tls.insecureSkipVerify,
+  };
+}
+
+/**
+ * node:tls options for an origination. Files are read here (once per pool); a missing file
+ * throws, and the caller turns that into a failed connection (503 UF), never a crash.
+ */
+export function tlsConnectOptions(t: TlsOrigination): ConnectionOptions {
+  const o: ConnectionOptions = { servername: t.sni, rejectUnauthorized: !t.insecureSkipVerify };
+  if (t.caCertificates) o.ca = readFileSync(t.caCertificates);
+  if (t.mode === 'MUTUAL') {
+    if (t.clientCertificate) o.cert = readFileSync(t.clientCertificate);
+    if (t.privateKey) o.key = readFileSync(t.privateKey);
+  }
+  if (t.subjectAltNames.length && !t.insecureSkipVerify) {
+    const want = new Set(t.subjectAltNames);
+    o.checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined => {
+      const sans = (cert.subjectaltname ?? '').split(',').map((x) => x.trim().replace(/^(DNS|URI|IP Address):/, ''));
+      return sans.some((x) => want.has(x)) ? undefined : new Error(`upstream certificate SANs [${sans.join(', ')}] match none of ${[...want].join(', ')}`);
+    };
+  }
+  return o;
 }
 
 /**
@@ -52,7 +104,7 @@ export interface PoolSettings {
  * rounded up and at least one, so the total stays within the limit plus one per endpoint
  * (Envoy's own soft margin: a host with no connection may always open one).
  */
-export function poolSettings(cp: ConnectionPoolPolicy, endpoints = 1): PoolSettings {
+export function poolSettings(cp: ConnectionPoolPolicy, endpoints = 1, tls: TlsOrigination | null = null): PoolSettings {
   const ka = cp.tcpKeepalive;
   return {
     connectTimeoutMs: cp.connectTimeoutMs,
@@ -62,6 +114,7 @@ export function poolSettings(cp: ConnectionPoolPolicy, endpoints = 1): PoolSetti
     maxConcurrentStreams: cp.maxConcurrentStreams,
     keepAliveDelayMs: ka ? ka.timeMs ?? DEFAULT_KEEPALIVE_TIME_MS : null,
     maxConnectionDurationMs: cp.maxConnectionDurationMs !== null && cp.maxConnectionDurationMs > 0 ? cp.maxConnectionDurationMs : null,
+    tls,
   };
 }
 
@@ -78,6 +131,7 @@ function sameSettings(a: PoolSettings, b: PoolSettings): boolean {
       a.maxConnections === b.maxConnections &&
       a.maxRequestsPerConnection === b.maxRequestsPerConnection &&
       a.maxConcurrentStreams === b.maxConcurrentStreams &&
+      JSON.stringify(a.tls) === JSON.stringify(b.tls) &&
       a.keepAliveDelayMs === b.keepAliveDelayMs &&
       a.maxConnectionDurationMs === b.maxConnectionDurationMs)
   );
@@ -136,9 +190,19 @@ export class H2Upstream {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
     const st = this.settings;
-    const ns = http2.connect(this.authority, {
+    let tlsOpts: ConnectionOptions = {};
+    if (st.tls) {
+      try {
+        tlsOpts = tlsConnectOptions(st.tls);
+      } catch (e) {
+        tlsOpts = { ca: '', servername: st.tls.sni };
+        queueMicrotask(() => this.session?.destroy(e as Error));
+      }
+    }
+    const ns = http2.connect(st.tls ? this.authority.replace(/^http:/, 'https:') : this.authority, {
       settings: { enablePush: false },
       maxSessionMemory: 64,
+      ...tlsOpts,
     });
     this.session = ns;
     this.streams = 0;
@@ -192,10 +256,24 @@ export class H2Upstream {
  * (about a second of slack), which would turn a 250 ms `connectTimeout` into a second.
  */
 function preciseConnector(s: PoolSettings): buildConnector.connector {
+  let tlsOpts: ConnectionOptions = {};
+  let tlsError: Error | null = null;
+  if (s.tls) {
+    try {
+      tlsOpts = tlsConnectOptions(s.tls);
+    } catch (e) {
+      tlsError = new Error(`TLS origination: ${(e as Error).message}`);
+    }
+  }
   const base = buildConnector({
     timeout: 0,
     ...(s.keepAliveDelayMs !== null ? { keepAlive: true, keepAliveInitialDelay: s.keepAliveDelayMs } : {}),
+    ...(tlsOpts as Record<string, unknown>),
   });
+  if (tlsError) {
+    const err = tlsError;
+    return (_opts, cb) => queueMicrotask(() => cb(Object.assign(err, { code: 'ECONNREFUSED' }), null));
+  }
   const ms = s.connectTimeoutMs;
   return (opts, cb) => {
     // The typings say void; undici's connector returns the socket it dials.
@@ -237,7 +315,7 @@ export class PoolManager {
 
   private newH1(cluster: string, hostKey: string, s: PoolSettings): Pool {
     const idle = s.idleTimeoutMs;
-    const pool = new Pool(`http://${hostKey}`, {
+    const pool = new Pool(`${s.tls ? 'https' : 'http'}://${hostKey}`, {
       connections: Math.min(s.maxConnections, MAX_H1_CONNECTIONS_PER_HOST),
       pipelining: 1,
       connect: preciseConnector(s),
