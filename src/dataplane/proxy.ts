@@ -10,6 +10,9 @@ import type { ClusterStats } from '../observability/cluster-stats.js';
 import { HttpHandler } from './http/handler.js';
 import type { StreamInfo } from './http/stream-info.js';
 import { HttpListener, DEFAULT_LIMITS, type ListenerLimits } from './listener/http-listener.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { handleConnect, type ConnectDeps } from './http/connect.js';
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
@@ -67,7 +70,17 @@ export class Proxy {
       now: opts.now ?? Date.now,
       setTimer: (fn, ms, arg) => setTimeout(fn, ms, arg),
     });
+    this.connectDeps = {
+      snapshot: opts.snapshot,
+      clusters: this.clusters,
+      rnd: opts.rnd ?? Math.random,
+      now: opts.now ?? Date.now,
+      onComplete: opts.onComplete,
+      connectTimeoutMs: 10_000,
+    };
   }
+
+  private readonly connectDeps: ConnectDeps;
 
   /** Binds the listeners the current snapshot calls for. Rejects when a port is busy. */
   async start(): Promise<BoundListener[]> {
@@ -136,7 +149,8 @@ export class Proxy {
 
   private async bind(configPort: number, port: number, name: string, protocol: string): Promise<void> {
     const o = this.opts;
-    const l = new HttpListener((req, res) => this.handler.handle(req, res, configPort, false), o.limits ?? DEFAULT_LIMITS);
+    const connect = o.role === 'sidecar' ? (req: IncomingMessage, socket: Duplex, head: Buffer) => handleConnect(this.connectDeps, req, socket, head) : undefined;
+    const l = new HttpListener((req, res) => this.handler.handle(req, res, configPort, false), o.limits ?? DEFAULT_LIMITS, connect);
     let actual: number;
     try {
       actual = await l.listen(port, o.bindAddress);

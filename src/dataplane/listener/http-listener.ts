@@ -12,6 +12,8 @@ import type { DownstreamResponse } from '../http/local-reply.js';
 import type { SocketAddresses } from '../http/stream-info.js';
 
 export type RequestSink = (req: http.IncomingMessage | http2.Http2ServerRequest, res: DownstreamResponse) => void;
+/** HTTP/1.1 `CONNECT` requests (the socket is the client's; `head` any bytes already read). */
+export type ConnectSink = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
 
 export interface ListenerLimits {
   /** Max request header bytes (Envoy default 60 KiB). */
@@ -43,7 +45,7 @@ export class HttpListener {
   /** After stopAccepting: closes HTTP/1.1 connections as they go idle, until none are left. */
   private sweep: NodeJS.Timeout | null = null;
 
-  constructor(sink: RequestSink, limits: ListenerLimits = DEFAULT_LIMITS) {
+  constructor(sink: RequestSink, limits: ListenerLimits = DEFAULT_LIMITS, connect?: ConnectSink) {
     this.h1 = http.createServer(
       {
         maxHeaderSize: limits.maxHeaderSize,
@@ -60,6 +62,8 @@ export class HttpListener {
     // here: without it, idle keep-alive connections could not be closed on drain or when a
     // Gateway port goes away, and slow headers would never time out.
     this.h1.emit('listening');
+    // Without a listener Node closes CONNECT requests; gateways have none.
+    if (connect) this.h1.on('connect', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => connect(req, socket, head));
     this.h1.on('clientError', (err, socket) => {
       const code = (err as { code?: string }).code;
       if (socket.writable && !socket.destroyed) {
