@@ -100,10 +100,12 @@ function resetText(f: AttemptFailure): string {
     : f.kind === 'local_reset' ? 'local reset'
     : f.kind === 'protocol_error' ? 'protocol error'
     : 'connection termination';
-  return `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`;
+  const text = `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`;
+  return f.dns ? `${text}, transport failure reason: DNS resolution failed: ${f.message}` : text;
 }
 
 function failureFlag(f: AttemptFailure): number {
+  if (f.dns) return Flag.DF;
   switch (f.kind) {
     case 'connection_failure': return Flag.UF;
     case 'remote_reset':

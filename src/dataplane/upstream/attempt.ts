@@ -19,6 +19,8 @@ export type FailureKind =
   | 'protocol_error'; // garbage from upstream (UPE)
 
 export interface AttemptFailure {
+  /** The host name did not resolve (flag DF). */
+  dns?: boolean;
   kind: FailureKind;
   /** Response headers had already been received. */
   afterHeaders: boolean;
@@ -91,7 +93,9 @@ function classify(err: unknown, afterHeaders: boolean): AttemptFailure {
     default:
       kind = code.startsWith('HPE_') ? 'protocol_error' : 'connection_termination';
   }
-  return { kind, afterHeaders, message };
+  // A name that does not resolve (DNS ServiceEntry endpoints, passthrough hosts): Envoy's DF.
+  const dns = code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NONAME';
+  return dns ? { kind, afterHeaders, message, dns } : { kind, afterHeaders, message };
 }
 
 /**
