@@ -7,10 +7,10 @@
  * and one of its hosts intersects a server host visible to the VS namespace. Routes of
  * several VSs for one host are concatenated, catch-alls moved last.
  */
-import type { ConfigSet, Gateway, Server } from '../api/types.js';
+import type { ConfigSet, Gateway, Server, ServerTLSSettings } from '../api/types.js';
 import { hostIntersection, normalizeHost } from '../core/hosts.js';
 import type { Protocol } from '../registry/types.js';
-import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, VirtualHost } from '../snapshot/types.js';
+import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, VirtualHost } from '../snapshot/types.js';
 import { compareByAge, labelsSubset, refKey, refOf, type Notes } from './order.js';
 import type { Service } from '../registry/types.js';
 import { buildRouteTable } from './route-table.js';
@@ -193,9 +193,28 @@ export function buildGatewayRoutes(input: GatewayRoutesInput): GatewayRoutes {
         hosts: s.server.hosts.map((h) => parseServerHost(h, s.ref.namespace).host),
         tlsMode: s.server.tls?.mode ?? (cls === 'tls' ? 'PASSTHROUGH' : null),
         portName: s.server.port.name ?? '',
+        tls: serverTls(s.server.tls),
       })),
       routeTable,
     });
   }
   return { tables, listeners };
+}
+
+/** The TLS settings a terminating listener needs (paths; the data plane reads the files). */
+function serverTls(t: ServerTLSSettings | undefined): ServerTls | null {
+  if (!t || !t.mode) return null;
+  const certificates: Array<{ certificate: string; privateKey: string }> = [];
+  if (t.serverCertificate && t.privateKey) certificates.push({ certificate: t.serverCertificate, privateKey: t.privateKey });
+  for (const c of t.tlsCertificates ?? []) if (c.serverCertificate && c.privateKey) certificates.push({ certificate: c.serverCertificate, privateKey: c.privateKey });
+  return {
+    mode: t.mode,
+    certificates,
+    caCertificates: t.caCertificates ?? t.tlsCertificates?.find((c) => c.caCertificates)?.caCertificates ?? null,
+    credentialName: t.credentialName ?? t.credentialNames?.[0] ?? null,
+    subjectAltNames: t.subjectAltNames ?? [],
+    minProtocolVersion: t.minProtocolVersion ?? null,
+    maxProtocolVersion: t.maxProtocolVersion ?? null,
+    cipherSuites: t.cipherSuites ?? [],
+  };
 }

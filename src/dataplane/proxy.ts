@@ -13,6 +13,12 @@ import { HttpListener, DEFAULT_LIMITS, type ListenerLimits } from './listener/ht
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { handleConnect, type ConnectDeps } from './http/connect.js';
+import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { createTlsServer, type TlsServerEntry } from './listener/https-listener.js';
+
+/** Gateway server TLS modes the proxy terminates itself. */
+const TERMINATED = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
@@ -110,15 +116,35 @@ export class Proxy {
       return;
     }
     const wanted = new Map<number, string>();
+    const tlsEntries = new Map<number, TlsServerEntry[]>();
     for (const l of snap.listeners) {
+      const terminating = l.protocol === 'HTTPS' ? l.servers.filter((x) => x.tls && TERMINATED.has(x.tls.mode)) : [];
       if (HTTP_PROTOCOLS.has(l.protocol) && l.routeTable !== null) wanted.set(l.port, l.protocol);
-      else if (!this.warned.has(l.name)) {
+      else if (terminating.length > 0) {
+        wanted.set(l.port, 'HTTPS');
+        tlsEntries.set(l.port, terminating.map((x) => ({ hosts: x.hosts, tls: x.tls! })));
+      } else if (!this.warned.has(l.name)) {
         this.warned.add(l.name);
-        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: only plain HTTP servers are supported so far (TLS and TCP come with the Edge work)`);
+        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: plain HTTP and TLS-terminating HTTPS servers are supported so far (PASSTHROUGH, TLS and TCP come with the Edge work)`);
       }
     }
     for (const [port, proto] of wanted) {
-      if (!this.listeners.has(port)) await this.bind(port, port + o.portOffset, `gateway ${proto} ${port}`, proto);
+      if (this.listeners.has(port)) continue;
+      const entries = tlsEntries.get(port);
+      if (!entries) {
+        await this.bind(port, port + o.portOffset, `gateway ${proto} ${port}`, proto);
+        continue;
+      }
+      // Certificates are read now: a bad file costs this listener, not the proxy.
+      let make: (onSecure: (s: TLSSocket) => void) => net.Server;
+      try {
+        createTlsServer(entries, () => undefined).close();
+        make = (onSecure) => createTlsServer(entries, onSecure);
+      } catch (e) {
+        o.log(`error: gateway HTTPS listener on port ${port} is not served: ${(e as Error).message}`);
+        continue;
+      }
+      await this.bind(port, port + o.portOffset, `gateway HTTPS ${port}`, 'HTTPS', make);
     }
     for (const [port, x] of this.listeners) {
       if (!wanted.has(port)) {
@@ -147,10 +173,11 @@ export class Proxy {
   /** Listeners of removed Gateway ports, still finishing their requests. */
   private readonly retired = new Set<HttpListener>();
 
-  private async bind(configPort: number, port: number, name: string, protocol: string): Promise<void> {
+  private async bind(configPort: number, port: number, name: string, protocol: string, tlsServer?: (onSecure: (s: TLSSocket) => void) => net.Server): Promise<void> {
     const o = this.opts;
     const connect = o.role === 'sidecar' ? (req: IncomingMessage, socket: Duplex, head: Buffer) => handleConnect(this.connectDeps, req, socket, head) : undefined;
-    const l = new HttpListener((req, res) => this.handler.handle(req, res, configPort, false), o.limits ?? DEFAULT_LIMITS, connect);
+    const secure = tlsServer !== undefined;
+    const l = new HttpListener((req, res) => this.handler.handle(req, res, configPort, secure), o.limits ?? DEFAULT_LIMITS, connect, tlsServer);
     let actual: number;
     try {
       actual = await l.listen(port, o.bindAddress);

@@ -336,9 +336,22 @@ export interface Listener {
   port: number;
   protocol: Protocol;
   /** Gateway servers on this port (for TLS/SNI in the Edge work); empty for the sidecar. */
-  servers: ReadonlyArray<{ gateway: ConfigRef; serverIndex: number; hosts: readonly string[]; tlsMode: string | null; portName: string }>;
+  servers: ReadonlyArray<{ gateway: ConfigRef; serverIndex: number; hosts: readonly string[]; tlsMode: string | null; portName: string; tls: ServerTls | null }>;
   /** Gateway HTTP route table name for this port (`http.<port>`), or null. */
   routeTable: string | null;
+}
+
+/** A Gateway server's TLS settings (file paths only; key material is read by the listener). */
+export interface ServerTls {
+  mode: string;
+  /** serverCertificate/privateKey, or each of tlsCertificates. */
+  certificates: ReadonlyArray<{ certificate: string; privateKey: string }>;
+  caCertificates: string | null;
+  credentialName: string | null;
+  subjectAltNames: readonly string[];
+  minProtocolVersion: string | null;
+  maxProtocolVersion: string | null;
+  cipherSuites: readonly string[];
 }
 
 export interface Snapshot {

@@ -6,50 +6,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { compile, request, startProxy } from '../support/mesh.js';
+import { hasOpenssl, makeCerts, type TestCerts } from '../support/certs.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const skip = hasOpenssl() ? false : 'openssl CLI not found';
 
+let certs: TestCerts | null = null;
 let dir = '';
 let server: https.Server | null = null;
 let port = 0;
 const seen: Array<{ sni: string | false; clientCert: boolean; path: string }> = [];
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** A CA, a server certificate for secure.example.com signed by it, and a client certificate. */
-function makeCerts(): void {
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
-  for (const [name, cn, san] of [
-    ['server', 'secure.example.com', 'DNS:secure.example.com,DNS:alt.example.com'],
-    ['client', 'client', 'URI:spiffe://cluster.local/ns/default/sa/client'],
-  ]) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  }
-}
-
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'isthmus-tls-'));
-  makeCerts();
+  certs = makeCerts(['secure.example.com', 'alt.example.com']);
+  dir = certs.dir;
   server = https.createServer(
     { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')), ca: readFileSync(join(dir, 'ca.pem')), requestCert: true, rejectUnauthorized: false },
     (req, res) => {
@@ -67,7 +42,7 @@ after(async () => {
     server!.close(() => r());
     server!.closeAllConnections();
   });
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  certs?.cleanup();
 });
 
 function config(tls: string): string {

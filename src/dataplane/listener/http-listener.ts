@@ -45,7 +45,11 @@ export class HttpListener {
   /** After stopAccepting: closes HTTP/1.1 connections as they go idle, until none are left. */
   private sweep: NodeJS.Timeout | null = null;
 
-  constructor(sink: RequestSink, limits: ListenerLimits = DEFAULT_LIMITS, connect?: ConnectSink) {
+  /**
+   * `tlsServer`: terminate TLS first (Gateway HTTPS servers): given the callback for each
+   * secured socket, it returns the tls.Server to listen with; ALPN picks HTTP/2 or HTTP/1.1.
+   */
+  constructor(sink: RequestSink, limits: ListenerLimits = DEFAULT_LIMITS, connect?: ConnectSink, tlsServer?: (onSecure: (s: import('node:tls').TLSSocket) => void) => net.Server) {
     this.h1 = http.createServer(
       {
         maxHeaderSize: limits.maxHeaderSize,
@@ -86,7 +90,9 @@ export class HttpListener {
     });
     this.h2.on('sessionError', () => undefined);
     this.h2.on('stream', (stream) => stream.on('error', () => undefined));
-    this.tcp = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.accept(socket));
+    this.tcp = tlsServer
+      ? tlsServer((socket) => this.acceptSecure(socket))
+      : net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.accept(socket));
     this.tcp.on('error', () => undefined);
   }
 
@@ -116,6 +122,15 @@ export class HttpListener {
       }
     };
     socket.on('data', onData);
+  }
+
+  /** A decrypted connection: ALPN chose the protocol, no sniffing needed. */
+  private acceptSecure(socket: import('node:tls').TLSSocket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.setNoDelay(true);
+    if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
+    else this.h1.emit('connection', socket);
   }
 
   listen(port: number, host: string): Promise<number> {

@@ -233,8 +233,8 @@ void test('selectRouteTable: sidecar by port, gateway by listener and HTTPS serv
       {
         name: '0.0.0.0_443', port: 443, protocol: 'HTTPS', routeTable: null,
         servers: [
-          { gateway: gw, serverIndex: 1, hosts: ['*.example.com'], tlsMode: 'SIMPLE', portName: 'https-a' },
-          { gateway: gw, serverIndex: 2, hosts: ['b.example.com'], tlsMode: 'SIMPLE', portName: 'https-b' },
+          { gateway: gw, serverIndex: 1, hosts: ['*.example.com'], tlsMode: 'SIMPLE', portName: 'https-a', tls: null },
+          { gateway: gw, serverIndex: 2, hosts: ['b.example.com'], tlsMode: 'SIMPLE', portName: 'https-b', tls: null },
         ],
       },
     ],

@@ -1,0 +1,107 @@
+/** Gateway HTTPS servers terminated by the proxy: SIMPLE, MUTUAL, SNI choice, ALPN h2. */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import http2 from 'node:http2';
+import { readFileSync } from 'node:fs';
+import { compile, serviceEntry, startProxy, startUpstream, type RunningProxy, type Upstream } from '../support/mesh.js';
+import { hasOpenssl, makeCerts, type TestCerts } from '../support/certs.js';
+
+const skip = hasOpenssl() ? false : 'openssl CLI not found';
+let certs: TestCerts;
+let up: Upstream;
+let p: RunningProxy;
+
+function config(): string {
+  return (
+    serviceEntry('web', 'default', 8000, [{ port: up.port, labels: { app: 'web' } }]) +
+    `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 8443, name: https, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls: {mode: SIMPLE, serverCertificate: ${certs.serverCert}, privateKey: ${certs.serverKey}}
+  - port: {number: 9443, name: https-mtls, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls: {mode: MUTUAL, serverCertificate: ${certs.serverCert}, privateKey: ${certs.serverKey}, caCertificates: ${certs.ca}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [secure.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: web, port: {number: 8000}}}]
+`
+  );
+}
+
+before(async () => {
+  if (skip) return;
+  certs = makeCerts(['secure.example.com']);
+  up = await startUpstream('web');
+  p = await startProxy(compile(config(), { role: 'gateway', namespace: 'default', labels: { istio: 'ingressgateway' } }), { portOffset: 0 }).catch(async () => {
+    throw new Error('gateway did not start');
+  });
+});
+after(async () => {
+  if (skip) return;
+  await p?.close();
+  await up?.close();
+  certs?.cleanup();
+});
+
+function portOf(configPort: number): number {
+  return p.proxy.bound().find((b) => b.configPort === configPort)!.port;
+}
+
+function get(port: number, opts: https.RequestOptions = {}): Promise<{ status: number; body: string; alpn: string | false }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path: '/hello', servername: 'secure.example.com', headers: { host: 'secure.example.com' }, ca: readFileSync(certs.ca), agent: false, ...opts },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('SIMPLE: TLS is terminated with the server certificate and the request routed', { skip }, async () => {
+  const r = await get(portOf(8443));
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'web /hello');
+  assert.equal(up.seen.at(-1)?.headers['x-forwarded-proto'], 'https');
+});
+
+test('ALPN h2: an HTTP/2 client over TLS is served', { skip }, async () => {
+  const session = http2.connect(`https://127.0.0.1:${portOf(8443)}`, { servername: 'secure.example.com', ca: readFileSync(certs.ca) });
+  session.on('error', () => undefined);
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      const s = session.request({ ':path': '/h2', ':authority': 'secure.example.com' });
+      let d = '';
+      s.on('data', (c) => (d += c));
+      s.on('end', () => resolve(d));
+      s.on('error', reject);
+      s.end();
+    });
+    assert.equal(body, 'web /h2');
+  } finally {
+    session.close();
+  }
+});
+
+test('MUTUAL: a client without a certificate is refused; one signed by the CA is served', { skip }, async () => {
+  await assert.rejects(get(portOf(9443)));
+  const r = await get(portOf(9443), { cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'web /hello');
+});
