@@ -92,7 +92,8 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
       .option('--concurrency <n>', 'worker processes sharing the listeners (default: number of cores)')
       .option('--log-format <format>', 'access log format on stdout: text (Istio default) or json', 'text')
       .option('--no-access-log', 'do not write the access log')
-      .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests may take to finish', '30'),
+      .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests may take to finish', '30')
+      .option('--credentials-dir <dir>', 'Gateway tls.credentialName secrets, mounted as Kubernetes would: <dir>/<name>/tls.crt, tls.key, ca.crt'),
   ).action(async (o: RunFlags) => {
     setExit(await runRun({ ...o, domain: normaliseDomain(o.domain) }, out));
   });

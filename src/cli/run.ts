@@ -19,6 +19,7 @@ export interface RunFlags {
   logFormat: string;
   accessLog: boolean;
   drainTimeout: string;
+  credentialsDir?: string;
 }
 
 export function runOptions(f: RunFlags): { opts: RunOptions; concurrency: number } {
@@ -46,6 +47,7 @@ export function runOptions(f: RunFlags): { opts: RunOptions; concurrency: number
       logFormat: f.logFormat,
       accessLog: f.accessLog,
       drainTimeoutMs: drain * 1000,
+      credentialsDir: f.credentialsDir ?? null,
     },
   };
 }

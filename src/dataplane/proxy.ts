@@ -30,6 +30,8 @@ export interface ProxyOptions {
   portOffset: number;
   /** Address to bind listeners to. */
   bindAddress: string;
+  /** Folder of Kubernetes-style TLS secrets for Gateway `credentialName` (`<name>/tls.crt`, `tls.key`, `ca.crt`). */
+  credentialsDir?: string | null;
   snapshot: () => Snapshot;
   onComplete: (info: StreamInfo) => void;
   log: (line: string) => void;
@@ -138,8 +140,9 @@ export class Proxy {
       // Certificates are read now: a bad file costs this listener, not the proxy.
       let make: (onSecure: (s: TLSSocket) => void) => net.Server;
       try {
-        createTlsServer(entries, () => undefined).close();
-        make = (onSecure) => createTlsServer(entries, onSecure);
+        const dir = o.credentialsDir ?? null;
+        createTlsServer(entries, () => undefined, dir).close();
+        make = (onSecure) => createTlsServer(entries, onSecure, dir);
       } catch (e) {
         o.log(`error: gateway HTTPS listener on port ${port} is not served: ${(e as Error).message}`);
         continue;

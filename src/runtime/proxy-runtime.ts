@@ -21,6 +21,8 @@ export interface RunOptions {
   outboundPort: number;
   portOffset: number;
   bindAddress: string;
+  /** Gateway `credentialName` secrets: `<dir>/<name>/tls.crt`, `tls.key`, `ca.crt`. */
+  credentialsDir?: string | null;
   /** null = no admin endpoint in this process (cluster workers). */
   adminPort: number | null;
   logFormat: AccessLogFormat;
@@ -83,6 +85,7 @@ export class ProxyRuntime {
       outboundPort: this.opts.outboundPort,
       portOffset: this.opts.portOffset,
       bindAddress: this.opts.bindAddress,
+      credentialsDir: this.opts.credentialsDir ?? null,
       snapshot,
       onComplete: (i) => this.record(i),
       log: (l) => this.io.log(l),

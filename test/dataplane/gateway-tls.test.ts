@@ -3,7 +3,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import http2 from 'node:http2';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { compile, serviceEntry, startProxy, startUpstream, type RunningProxy, type Upstream } from '../support/mesh.js';
 import { hasOpenssl, makeCerts, type TestCerts } from '../support/certs.js';
 
@@ -24,6 +25,9 @@ spec:
   - port: {number: 8443, name: https, protocol: HTTPS}
     hosts: [secure.example.com]
     tls: {mode: SIMPLE, serverCertificate: ${certs.serverCert}, privateKey: ${certs.serverKey}}
+  - port: {number: 10443, name: https-cred, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls: {mode: SIMPLE, credentialName: web-cert}
   - port: {number: 9443, name: https-mtls, protocol: HTTPS}
     hosts: [secure.example.com]
     tls: {mode: MUTUAL, serverCertificate: ${certs.serverCert}, privateKey: ${certs.serverKey}, caCertificates: ${certs.ca}}
@@ -43,10 +47,22 @@ spec:
 before(async () => {
   if (skip) return;
   certs = makeCerts(['secure.example.com']);
+  // A Kubernetes-style secret folder for credentialName.
+  mkdirSync(join(certs.dir, 'secrets', 'web-cert'), { recursive: true });
+  copyFileSync(certs.serverCert, join(certs.dir, 'secrets', 'web-cert', 'tls.crt'));
+  copyFileSync(certs.serverKey, join(certs.dir, 'secrets', 'web-cert', 'tls.key'));
   up = await startUpstream('web');
-  p = await startProxy(compile(config(), { role: 'gateway', namespace: 'default', labels: { istio: 'ingressgateway' } }), { portOffset: 0 }).catch(async () => {
-    throw new Error('gateway did not start');
-  });
+  // Gateway ports are fixed (8443, 9443, 10443): shift them to a free range, retrying on a clash.
+  const snap = compile(config(), { role: 'gateway', namespace: 'default', labels: { istio: 'ingressgateway' } });
+  for (let attempt = 0; ; attempt++) {
+    const portOffset = 20000 + Math.floor(Math.random() * 20000);
+    try {
+      p = await startProxy(snap, { portOffset, credentialsDir: join(certs.dir, 'secrets') });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+    }
+  }
 });
 after(async () => {
   if (skip) return;
@@ -66,7 +82,7 @@ function get(port: number, opts: https.RequestOptions = {}): Promise<{ status: n
       (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, alpn: (res.socket as import("node:tls").TLSSocket).alpnProtocol ?? false }));
       },
     );
     req.on('error', reject);
@@ -102,6 +118,12 @@ test('ALPN h2: an HTTP/2 client over TLS is served', { skip }, async () => {
 test('MUTUAL: a client without a certificate is refused; one signed by the CA is served', { skip }, async () => {
   await assert.rejects(get(portOf(9443)));
   const r = await get(portOf(9443), { cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'web /hello');
+});
+
+test('credentialName: the certificate comes from --credentials-dir/<name>/tls.crt|tls.key', { skip }, async () => {
+  const r = await get(portOf(10443));
   assert.equal(r.status, 200);
   assert.equal(r.body, 'web /hello');
 });

@@ -81,7 +81,7 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(snap: Snapshot, opts: { rnd?: () => number; portOffset?: number } = {}): Promise<RunningProxy> {
+export async function startProxy(snap: Snapshot, opts: { rnd?: () => number; portOffset?: number; credentialsDir?: string } = {}): Promise<RunningProxy> {
   let current = snap;
   const completed: StreamInfo[] = [];
   const proxy = new Proxy({
@@ -89,6 +89,7 @@ export async function startProxy(snap: Snapshot, opts: { rnd?: () => number; por
     outboundPort: 0,
     portOffset: opts.portOffset ?? 0,
     bindAddress: '127.0.0.1',
+    credentialsDir: opts.credentialsDir ?? null,
     snapshot: () => current,
     onComplete: (i) => completed.push(i),
     log: () => undefined,

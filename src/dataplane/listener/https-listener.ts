@@ -5,7 +5,8 @@
  * servers as plain ones. Client certificates: MUTUAL requires one signed by the server's
  * `caCertificates`; OPTIONAL_MUTUAL asks but admits clients without one.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import type { ServerTls } from '../../snapshot/types.js';
 
@@ -27,15 +28,27 @@ const VERSIONS: Record<string, tls.SecureVersion | undefined> = {
   TLSV1_3: 'TLSv1.3',
 };
 
-function contextFor(t: ServerTls): tls.SecureContext {
-  if (t.certificates.length === 0) {
-    throw new Error(t.credentialName ? `credentialName "${t.credentialName}" is not supported yet: give serverCertificate and privateKey file paths` : 'no server certificate');
-  }
-  const c = t.certificates[0];
+/**
+ * `credentialName` resolved as Kubernetes mounts a TLS secret: `<dir>/<name>/tls.crt`,
+ * `tls.key`, and `ca.crt` (or Istio's separate `<name>-cacert/ca.crt`) for client CAs.
+ */
+function fromCredentials(t: ServerTls, dir: string | null): { cert: string; key: string; ca: string | null } {
+  const name = t.credentialName as string;
+  if (!dir) throw new Error(`credentialName "${name}" needs --credentials-dir (a folder with ${name}/tls.crt and ${name}/tls.key)`);
+  const base = join(dir, name);
+  const ca = [join(base, 'ca.crt'), join(dir, `${name}-cacert`, 'ca.crt')].find((f) => existsSync(f)) ?? null;
+  return { cert: join(base, 'tls.crt'), key: join(base, 'tls.key'), ca };
+}
+
+function contextFor(t: ServerTls, credentialsDir: string | null): tls.SecureContext {
+  let files: { cert: string; key: string; ca: string | null };
+  if (t.certificates.length > 0) files = { cert: t.certificates[0].certificate, key: t.certificates[0].privateKey, ca: t.caCertificates };
+  else if (t.credentialName) files = fromCredentials(t, credentialsDir);
+  else throw new Error('no server certificate');
   return tls.createSecureContext({
-    cert: readFileSync(c.certificate),
-    key: readFileSync(c.privateKey),
-    ...(t.caCertificates ? { ca: readFileSync(t.caCertificates) } : {}),
+    cert: readFileSync(files.cert),
+    key: readFileSync(files.key),
+    ...(files.ca ? { ca: readFileSync(files.ca) } : {}),
     // Istio's default minimum is TLS 1.2.
     minVersion: VERSIONS[t.minProtocolVersion ?? ''] ?? 'TLSv1.2',
     ...(VERSIONS[t.maxProtocolVersion ?? ''] ? { maxVersion: VERSIONS[t.maxProtocolVersion ?? ''] } : {}),
@@ -58,8 +71,8 @@ function rank(pattern: string, host: string): number {
  * Builds the TLS server. Files are read here: a missing or bad certificate throws, and the
  * caller reports it (the listener is not served) instead of crashing.
  */
-export function createTlsServer(entries: readonly TlsServerEntry[], onSecure: (socket: tls.TLSSocket) => void): tls.Server {
-  const compiled: Compiled[] = entries.map((e) => ({ hosts: e.hosts, mode: e.tls.mode, context: contextFor(e.tls) }));
+export function createTlsServer(entries: readonly TlsServerEntry[], onSecure: (socket: tls.TLSSocket) => void, credentialsDir: string | null = null): tls.Server {
+  const compiled: Compiled[] = entries.map((e) => ({ hosts: e.hosts, mode: e.tls.mode, context: contextFor(e.tls, credentialsDir) }));
   const pick = (servername: string | undefined): Compiled => {
     const name = (servername ?? '').toLowerCase();
     let best = compiled[0];
