@@ -31,10 +31,10 @@ export function compileSnapshot(config: ConfigSet, registry: Registry, proxy: Pr
     const r = buildSidecarRouteTables({ scope, virtualServices, proxy, opts: options, clusters, notes });
     routeTables = r.tables;
     defaultPorts = r.defaultPorts;
-    listeners = [{ name: 'virtualOutbound', port: 0, protocol: 'HTTP', servers: [], routeTable: null }];
+    listeners = [{ name: 'virtualOutbound', port: 0, protocol: 'HTTP', servers: [], routeTable: null, tcpRoute: null }];
   } else {
     const services = new Map<string, Service>(scope.services.map((s) => [s.hostname, s]));
-    const r = buildGatewayRoutes({ config, virtualServices, proxy, services, clusters, notes });
+    const r = buildGatewayRoutes({ config, virtualServices, proxy, services, clusters, notes, domain: options.domain });
     routeTables = r.tables;
     listeners = r.listeners;
   }

@@ -10,13 +10,15 @@
 import type { ConfigSet, Gateway, Server, ServerTLSSettings } from '../api/types.js';
 import { hostIntersection, normalizeHost } from '../core/hosts.js';
 import type { Protocol } from '../registry/types.js';
-import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, VirtualHost } from '../snapshot/types.js';
+import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, TcpRoute, VirtualHost } from '../snapshot/types.js';
+import { resolveShortName } from '../core/hosts.js';
+import { clusterName } from './clusters.js';
 import { compareByAge, labelsSubset, refKey, refOf, type Notes } from './order.js';
 import type { Service } from '../registry/types.js';
 import { buildRouteTable } from './route-table.js';
 import { isCatchAllMatch } from './translate-match.js';
 import type { TranslateContext } from './translate.js';
-import { buildVirtualServiceRoutes, orderVirtualServices, type PreparedVirtualService } from './vs.js';
+import { buildVirtualServiceRoutes, normalizeGatewayName, orderVirtualServices, type PreparedVirtualService } from './vs.js';
 
 export interface GatewayRoutesInput {
   config: ConfigSet;
@@ -26,6 +28,8 @@ export interface GatewayRoutesInput {
   services: ReadonlyMap<string, Service>;
   clusters: ReadonlyMap<string, Cluster>;
   notes: Notes;
+  /** DNS suffix for short destination hosts in `tcp` routes. */
+  domain?: string;
 }
 
 export interface GatewayRoutes {
@@ -196,9 +200,52 @@ export function buildGatewayRoutes(input: GatewayRoutesInput): GatewayRoutes {
         tls: serverTls(s.server.tls),
       })),
       routeTable,
+      tcpRoute: cls === 'tcp' ? gatewayTcpRoute(port, servers, input) : null,
     });
   }
   return { tables, listeners };
+}
+
+/**
+ * The TCP route of a Gateway TCP port: the first `tcp[]` rule, in VirtualService order, of a
+ * VirtualService bound to one of the port's Gateways whose match (port, match-level gateways)
+ * fits. Rules with destinationSubnets / source conditions are skipped (noted): a gateway has
+ * no original destination to compare.
+ */
+function gatewayTcpRoute(port: number, servers: readonly BoundServer[], input: GatewayRoutesInput): TcpRoute | null {
+  const gwKeys = new Set(servers.map((s) => refKey(s.ref)));
+  const bound = orderVirtualServices(
+    input.virtualServices.filter((vs) => vs.gateways.some((g) => gwKeys.has(g)) && (vs.resource.spec.tcp?.length ?? 0) > 0),
+    input.proxy.namespace,
+  );
+  const domain = input.domain ?? 'cluster.local';
+  for (const vs of bound) {
+    const rules = vs.resource.spec.tcp ?? [];
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i];
+      const matches = rule.match ?? [];
+      const fits =
+        matches.length === 0 ||
+        matches.some((m) => {
+          if (m.destinationSubnets?.length || m.sourceLabels || m.sourceNamespace || m.sourceSubnet) return false;
+          if (m.port !== undefined && m.port !== port) return false;
+          if (m.gateways?.length) return m.gateways.some((g) => gwKeys.has(normalizeGatewayName(g, vs.ref.namespace)));
+          return true;
+        });
+      if (!fits) continue;
+      const dests = (rule.route ?? []).map((rd) => {
+        const host = resolveShortName(rd.destination.host, vs.ref.namespace, domain);
+        const svc = input.services.get(host);
+        const dport = rd.destination.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].number : port);
+        const subset = rd.destination.subset ?? null;
+        return { cluster: clusterName(dport, subset, host), host, port: dport, subset, weight: rd.weight ?? 0 };
+      });
+      const kept = dests.length > 1 ? dests.filter((d) => d.weight > 0) : dests.map((d) => ({ ...d, weight: 100 }));
+      if (kept.length === 0) continue;
+      return { virtualService: vs.ref, ruleIndex: i, destinations: kept, totalWeight: kept.reduce((a, d) => a + d.weight, 0) };
+    }
+  }
+  return null;
 }
 
 /** The TLS settings a terminating listener needs (paths; the data plane reads the files). */

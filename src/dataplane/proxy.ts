@@ -16,6 +16,13 @@ import { handleConnect, type ConnectDeps } from './http/connect.js';
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createTlsServer, type TlsServerEntry } from './listener/https-listener.js';
+import { TcpListener, type TcpObserver } from './listener/tcp-listener.js';
+
+/** What the proxy does with any of its listeners. */
+interface AnyListener {
+  stopAccepting(): void;
+  destroy(): void;
+}
 
 /** Gateway server TLS modes the proxy terminates itself. */
 const TERMINATED = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
@@ -32,6 +39,8 @@ export interface ProxyOptions {
   bindAddress: string;
   /** Folder of Kubernetes-style TLS secrets for Gateway `credentialName` (`<name>/tls.crt`, `tls.key`, `ca.crt`). */
   credentialsDir?: string | null;
+  /** istio_tcp_* metrics for Gateway TCP connections. */
+  tcp?: TcpObserver | null;
   snapshot: () => Snapshot;
   onComplete: (info: StreamInfo) => void;
   log: (line: string) => void;
@@ -58,7 +67,7 @@ export interface BoundListener {
 export class Proxy {
   readonly clusters: ClusterManager;
   readonly handler: HttpHandler;
-  private readonly listeners = new Map<number, { l: HttpListener; info: BoundListener }>();
+  private readonly listeners = new Map<number, { l: AnyListener; info: BoundListener }>();
   private draining = false;
 
   constructor(private readonly opts: ProxyOptions) {
@@ -122,6 +131,7 @@ export class Proxy {
     for (const l of snap.listeners) {
       const terminating = l.protocol === 'HTTPS' ? l.servers.filter((x) => x.tls && TERMINATED.has(x.tls.mode)) : [];
       if (HTTP_PROTOCOLS.has(l.protocol) && l.routeTable !== null) wanted.set(l.port, l.protocol);
+      else if (l.tcpRoute !== null) wanted.set(l.port, 'TCP');
       else if (terminating.length > 0) {
         wanted.set(l.port, 'HTTPS');
         tlsEntries.set(l.port, terminating.map((x) => ({ hosts: x.hosts, tls: x.tls! })));
@@ -132,6 +142,10 @@ export class Proxy {
     }
     for (const [port, proto] of wanted) {
       if (this.listeners.has(port)) continue;
+      if (proto === 'TCP') {
+        await this.bindTcp(port, port + o.portOffset);
+        continue;
+      }
       const entries = tlsEntries.get(port);
       if (!entries) {
         await this.bind(port, port + o.portOffset, `gateway ${proto} ${port}`, proto);
@@ -174,7 +188,22 @@ export class Proxy {
   }
 
   /** Listeners of removed Gateway ports, still finishing their requests. */
-  private readonly retired = new Set<HttpListener>();
+  private readonly retired = new Set<AnyListener>();
+
+  private async bindTcp(configPort: number, port: number): Promise<void> {
+    const o = this.opts;
+    const l = new TcpListener({ snapshot: o.snapshot, clusters: this.clusters, rnd: o.rnd ?? Math.random, observer: o.tcp ?? null }, configPort);
+    let actual: number;
+    try {
+      actual = await l.listen(port, o.bindAddress);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new Error(`cannot listen on ${o.bindAddress}:${port} (gateway TCP ${configPort}): ${code === 'EADDRINUSE' ? 'the port is already in use' : (e as Error).message}`);
+    }
+    const name = `gateway TCP ${configPort}`;
+    this.listeners.set(configPort, { l, info: { name, configPort, port: actual, address: o.bindAddress, protocol: 'TCP' } });
+    o.log(`listening on ${o.bindAddress}:${actual} (${name})`);
+  }
 
   private async bind(configPort: number, port: number, name: string, protocol: string, tlsServer?: (onSecure: (s: TLSSocket) => void) => net.Server): Promise<void> {
     const o = this.opts;

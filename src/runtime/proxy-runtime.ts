@@ -86,6 +86,10 @@ export class ProxyRuntime {
       portOffset: this.opts.portOffset,
       bindAddress: this.opts.bindAddress,
       credentialsDir: this.opts.credentialsDir ?? null,
+      tcp: {
+        opened: (d) => this.metrics.recordTcpOpened(d),
+        closed: (d, sent, received, flags) => this.metrics.recordTcpClosed(d, flags, sent, received),
+      },
       snapshot,
       onComplete: (i) => this.record(i),
       log: (l) => this.io.log(l),

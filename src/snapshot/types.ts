@@ -339,6 +339,16 @@ export interface Listener {
   servers: ReadonlyArray<{ gateway: ConfigRef; serverIndex: number; hosts: readonly string[]; tlsMode: string | null; portName: string; tls: ServerTls | null }>;
   /** Gateway HTTP route table name for this port (`http.<port>`), or null. */
   routeTable: string | null;
+  /** TCP servers: the VirtualService `tcp` route that serves the port, or null (connection closed). */
+  tcpRoute: TcpRoute | null;
+}
+
+/** A VirtualService `tcp[]` rule bound to a listener: weighted destinations for each connection. */
+export interface TcpRoute {
+  virtualService: ConfigRef;
+  ruleIndex: number;
+  destinations: ReadonlyArray<{ cluster: string; host: string; port: number; subset: string | null; weight: number }>;
+  totalWeight: number;
 }
 
 /** A Gateway server's TLS settings (file paths only; key material is read by the listener). */

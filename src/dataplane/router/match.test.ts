@@ -229,9 +229,9 @@ void test('selectRouteTable: sidecar by port, gateway by listener and HTTPS serv
     proxy: { role: 'gateway', namespace: 'istio-system', labels: {} },
     routeTables: new Map([[http.name, http], [a.name, a], [b.name, b]]),
     listeners: [
-      { name: '0.0.0.0_8080', port: 8080, protocol: 'HTTP', servers: [], routeTable: 'http.8080' },
+      { name: '0.0.0.0_8080', port: 8080, protocol: 'HTTP', servers: [], routeTable: 'http.8080', tcpRoute: null },
       {
-        name: '0.0.0.0_443', port: 443, protocol: 'HTTPS', routeTable: null,
+        name: '0.0.0.0_443', port: 443, protocol: 'HTTPS', routeTable: null, tcpRoute: null,
         servers: [
           { gateway: gw, serverIndex: 1, hosts: ['*.example.com'], tlsMode: 'SIMPLE', portName: 'https-a', tls: null },
           { gateway: gw, serverIndex: 2, hosts: ['b.example.com'], tlsMode: 'SIMPLE', portName: 'https-b', tls: null },
