@@ -216,3 +216,43 @@ test('the built binary entry point runs: --version prints the package version', 
   const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'validate', '-f', 'examples/does-not-exist'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(bad.status, 1);
 });
+
+test('explain tcp://: a gateway TCP route with its split; a sidecar tunnel to a registry service', async () => {
+  const p = file('tcp.yaml', `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: tcp-echo}
+spec:
+  hosts: [tcp-echo.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  endpoints: [{address: 127.0.0.1, ports: {tcp: 19000}, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 31400, name: tcp, protocol: TCP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-echo}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - route: [{destination: {host: tcp-echo, port: {number: 9000}}}]
+`);
+  const gw = JSON.parse((await run('explain', '-f', p, '--gateway', 'default/gw', '--json', 'tcp://anything:31400')).out);
+  assert.equal(gw.result, 'route');
+  assert.equal(gw.virtualService, 'default/tcp-echo');
+  assert.deepEqual(gw.destinations.map((d: { cluster: string }) => d.cluster), ['outbound|9000||tcp-echo.default.svc.cluster.local']);
+  const none = JSON.parse((await run('explain', '-f', p, '--gateway', 'default/gw', '--json', 'tcp://anything:31401')).out);
+  assert.equal(none.result, 'no_route');
+  const sc = JSON.parse((await run('explain', '-f', p, '--json', 'tcp://tcp-echo.default.svc.cluster.local:9000')).out);
+  assert.equal(sc.result, 'route');
+  assert.deepEqual(sc.destinations[0].endpoints, ['127.0.0.1:19000']);
+  const pass = JSON.parse((await run('explain', '-f', p, '--json', 'tcp://example.org:443')).out);
+  assert.equal(pass.result, 'passthrough');
+});

@@ -82,8 +82,7 @@ export function toRequestInfo(snap: Snapshot, req: ExplainRequest): RequestInfo 
     throw new Error(`invalid URL "${req.url}": use http://host[:port]/path?query`);
   }
   const scheme = u.protocol.replace(/:$/, '');
-  if (scheme === 'tcp' || scheme === 'tls')
-    throw new Error(`${scheme}:// requests are not supported by explain yet: TCP and TLS routing is not implemented (planned with the Edge and L4 work)`);
+  if (scheme === 'tls') throw new Error('tls:// requests are not supported by explain yet: TLS (SNI) routing is not implemented (planned with the Edge and L4 work)');
   if (scheme !== 'http' && scheme !== 'https') throw new Error(`unsupported scheme "${scheme}": use http:// or https://`);
   const host = u.host; // keeps an explicit port
   const headers: Record<string, string> = {};
@@ -100,6 +99,7 @@ export function toRequestInfo(snap: Snapshot, req: ExplainRequest): RequestInfo 
 const refName = (r: { namespace: string; name: string } | null): string | null => (r ? `${r.namespace}/${r.name}` : null);
 
 export function explain(snap: Snapshot, req: ExplainRequest): ExplainResult {
+  if (req.url.startsWith('tcp://')) return explainTcp(snap, req.url);
   const info = toRequestInfo(snap, req);
   const base: ExplainResult = {
     result: 'no_route',
@@ -259,5 +259,63 @@ function routePolicy(route: Route, c: Cluster | null): ExplainPolicy {
     outlierDetection: c ? c.outlier : null,
     tls: c ? c.tls : null,
     destinationRule: c ? refName(c.destinationRule) : null,
+  };
+}
+
+/**
+ * `tcp://host:port`: a gateway uses the TCP route bound to that port; a sidecar tunnels
+ * (CONNECT) to the registry service with that host and port, else passthrough or blocked.
+ */
+function explainTcp(snap: Snapshot, url: string): ExplainResult {
+  const m = /^tcp:\/\/([^/?#]+)/.exec(url);
+  const [rawHost, port] = m ? splitHostPort(m[1]) : ['', null];
+  if (!rawHost || port === null) throw new Error(`invalid URL "${url}": use tcp://host:port`);
+  const host = rawHost.toLowerCase().replace(/\.$/, '');
+  const base: ExplainResult = {
+    result: 'no_route', status: null, responseFlag: null, reason: '', virtualService: null, routeIndex: null, routeName: null,
+    destinations: [], redirect: null, directResponse: null, policy: null,
+    request: { method: 'CONNECT', scheme: 'tcp', host, port, path: '' },
+    proxy: { role: snap.proxy.role, namespace: snap.proxy.namespace, labels: { ...snap.proxy.labels }, sidecar: refName(snap.sidecar), outboundTrafficPolicy: snap.outboundTrafficPolicy },
+    routeTable: null, virtualHost: null, trace: [],
+  };
+  if (snap.proxy.role === 'gateway') {
+    const l = snap.listeners.find((x) => x.port === port);
+    if (!l) return { ...base, reason: `the gateway has no listener on port ${port}: the connection would be refused` };
+    const r = l.tcpRoute;
+    if (!r) return { ...base, reason: `no VirtualService tcp route is bound to port ${port}: the connection would be closed` };
+    const first = snap.clusters.get(r.destinations[0].cluster) ?? null;
+    return {
+      ...base,
+      result: 'route',
+      virtualService: refName(r.virtualService),
+      routeIndex: r.ruleIndex,
+      reason: 'the bound tcp route forwards each connection to one of the destinations below',
+      destinations: r.destinations.map((d) => destination(snap, { ...d, headers: EMPTY_HEADERS, authority: null }, r.totalWeight)),
+      policy: first ? routePolicyForTcp(first) : null,
+    };
+  }
+  const c = snap.clusters.get(`outbound|${port}||${host}`);
+  if (c) {
+    return {
+      ...base,
+      result: 'route',
+      reason: `a CONNECT tunnel to ${host}:${port} goes to the service's endpoints`,
+      destinations: [destination(snap, { cluster: c.name, host, port, subset: null, weight: 1, headers: EMPTY_HEADERS, authority: null }, 1)],
+      policy: routePolicyForTcp(c),
+    };
+  }
+  return snap.outboundTrafficPolicy === 'REGISTRY_ONLY'
+    ? { ...base, result: 'blocked', status: 502, reason: `${host}:${port} is not in the registry and the outbound policy is REGISTRY_ONLY` }
+    : { ...base, result: 'passthrough', reason: `${host}:${port} is not in the registry: tunnelled to the requested address (ALLOW_ANY)` };
+}
+
+const NO_OPS = { set: [], add: [], remove: [] };
+const EMPTY_HEADERS = { request: NO_OPS, response: NO_OPS };
+
+function routePolicyForTcp(c: Cluster): ExplainPolicy {
+  return {
+    timeoutMs: null, retries: null, fault: null, mirror: null, rewrite: null, cors: false,
+    loadBalancer: c.lb.kind, consistentHash: c.lb.hash, connectionPool: c.connectionPool, outlierDetection: c.outlier, tls: c.tls,
+    destinationRule: refName(c.destinationRule),
   };
 }
