@@ -37,15 +37,16 @@ export function formatExplain(r: ExplainResult): string {
       L.push(`        endpoints: ${d.endpoints.length ? d.endpoints.join(', ') : '(none)'}${d.note ? `  — ${d.note}` : ''}`);
     }
   }
-  if (r.policy) L.push(...formatPolicy(r.policy));
+  if (r.policy) L.push(...formatPolicy(r.policy, r.request.scheme === 'tcp'));
   return L.join('\n');
 }
 
 const ms = (v: number | null, none: string): string => (v === null ? none : formatDurationMs(v));
 const lim = (n: number): string => (n >= UNLIMITED ? 'unlimited' : String(n));
 
-function formatPolicy(p: ExplainPolicy): string[] {
+function formatPolicy(p: ExplainPolicy, l4 = false): string[] {
   const L = ['Effective policy (defaults filled in):'];
+  if (l4) return [...L, ...clusterPolicy(p)];
   L.push(`  timeout:          ${ms(p.timeoutMs, 'none (Istio default: disabled)')}`);
   if (p.retries) {
     const rt = p.retries;
@@ -64,6 +65,12 @@ function formatPolicy(p: ExplainPolicy): string[] {
   L.push(`  mirror:           ${p.mirror ? p.mirror.map((m) => `${m.cluster} (${m.percentage}%)`).join(', ') : 'none'}`);
   if (p.rewrite) L.push(`  rewrite:          ${[p.rewrite.uri && `uri ${p.rewrite.uri}`, p.rewrite.uriRegex && `uri regex ${p.rewrite.uriRegex}`, p.rewrite.authority && `authority ${p.rewrite.authority}`].filter(Boolean).join(', ')}`);
   if (p.cors) L.push('  cors:             yes');
+  L.push(...clusterPolicy(p));
+  return L;
+}
+
+function clusterPolicy(p: ExplainPolicy): string[] {
+  const L: string[] = [];
   L.push(`  destination rule: ${p.destinationRule ?? 'none'}`);
   L.push(`  load balancer:    ${p.loadBalancer}${p.consistentHash ? ` (${describeHash(p.consistentHash)})` : ''}`);
   const cp = p.connectionPool;
