@@ -156,7 +156,11 @@ export class Proxy {
       try {
         const dir = o.credentialsDir ?? null;
         createTlsServer(entries, () => undefined, dir).close();
-        make = (onSecure) => createTlsServer(entries, onSecure, dir);
+        make = (onSecure) =>
+          createTlsServer(entries, onSecure, dir, {
+            onReload: () => o.log(`gateway HTTPS port ${port}: certificates reloaded`),
+            onReloadError: (e) => o.log(`warning: gateway HTTPS port ${port}: changed certificates not usable (${e.message}); the previous ones keep serving`),
+          });
       } catch (e) {
         o.log(`error: gateway HTTPS listener on port ${port} is not served: ${(e as Error).message}`);
         continue;

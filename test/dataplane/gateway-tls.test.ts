@@ -127,3 +127,35 @@ test('credentialName: the certificate comes from --credentials-dir/<name>/tls.cr
   assert.equal(r.status, 200);
   assert.equal(r.body, 'web /hello');
 });
+
+test('certificates are reloaded when their files change: new handshakes see the new certificate', { skip }, async () => {
+  const serialOf = (port: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port, path: '/', servername: 'secure.example.com', headers: { host: 'secure.example.com' }, ca: [readFileSync(certs.ca), readFileSync(next.ca)], agent: false },
+        (res) => {
+          res.resume();
+          resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  const next = makeCerts(['secure.example.com']);
+  try {
+    const port = portOf(10443);
+    const before = await serialOf(port);
+    // Swap the secret's files the way Kubernetes does (new content in place).
+    copyFileSync(next.serverCert, join(certs.dir, 'secrets', 'web-cert', 'tls.crt'));
+    copyFileSync(next.serverKey, join(certs.dir, 'secrets', 'web-cert', 'tls.key'));
+    const deadline = Date.now() + 5000;
+    let after = before;
+    while (after === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await serialOf(port);
+    }
+    assert.notEqual(after, before, 'a new handshake sees the new certificate');
+  } finally {
+    next.cleanup();
+  }
+});

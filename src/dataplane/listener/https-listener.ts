@@ -5,8 +5,8 @@
  * servers as plain ones. Client certificates: MUTUAL requires one signed by the server's
  * `caCertificates`; OPTIONAL_MUTUAL asks but admits clients without one.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
 import tls from 'node:tls';
 import type { ServerTls } from '../../snapshot/types.js';
 
@@ -18,7 +18,15 @@ export interface TlsServerEntry {
 interface Compiled {
   hosts: readonly string[];
   mode: string;
+  options: tls.SecureContextOptions;
   context: tls.SecureContext;
+}
+
+export interface TlsServerHooks {
+  /** Certificates were re-read after a file change. */
+  onReload?: () => void;
+  /** A changed file could not be used; the previous certificates keep serving. */
+  onReloadError?: (e: Error) => void;
 }
 
 const VERSIONS: Record<string, tls.SecureVersion | undefined> = {
@@ -40,12 +48,15 @@ function fromCredentials(t: ServerTls, dir: string | null): { cert: string; key:
   return { cert: join(base, 'tls.crt'), key: join(base, 'tls.key'), ca };
 }
 
-function contextFor(t: ServerTls, credentialsDir: string | null): tls.SecureContext {
-  let files: { cert: string; key: string; ca: string | null };
-  if (t.certificates.length > 0) files = { cert: t.certificates[0].certificate, key: t.certificates[0].privateKey, ca: t.caCertificates };
-  else if (t.credentialName) files = fromCredentials(t, credentialsDir);
-  else throw new Error('no server certificate');
-  return tls.createSecureContext({
+/** The certificate files a server uses (for building its context and for watching). */
+function filesFor(t: ServerTls, credentialsDir: string | null): { cert: string; key: string; ca: string | null } {
+  if (t.certificates.length > 0) return { cert: t.certificates[0].certificate, key: t.certificates[0].privateKey, ca: t.caCertificates };
+  if (t.credentialName) return fromCredentials(t, credentialsDir);
+  throw new Error('no server certificate');
+}
+
+function optionsFor(t: ServerTls, files: { cert: string; key: string; ca: string | null }): tls.SecureContextOptions {
+  return {
     cert: readFileSync(files.cert),
     key: readFileSync(files.key),
     ...(files.ca ? { ca: readFileSync(files.ca) } : {}),
@@ -53,7 +64,7 @@ function contextFor(t: ServerTls, credentialsDir: string | null): tls.SecureCont
     minVersion: VERSIONS[t.minProtocolVersion ?? ''] ?? 'TLSv1.2',
     ...(VERSIONS[t.maxProtocolVersion ?? ''] ? { maxVersion: VERSIONS[t.maxProtocolVersion ?? ''] } : {}),
     ...(t.cipherSuites.length ? { ciphers: t.cipherSuites.join(':') } : {}),
-  });
+  };
 }
 
 /** Envoy's server-name precedence: exact, then longest `*.suffix`, then `*`. */
@@ -71,8 +82,19 @@ function rank(pattern: string, host: string): number {
  * Builds the TLS server. Files are read here: a missing or bad certificate throws, and the
  * caller reports it (the listener is not served) instead of crashing.
  */
-export function createTlsServer(entries: readonly TlsServerEntry[], onSecure: (socket: tls.TLSSocket) => void, credentialsDir: string | null = null): tls.Server {
-  const compiled: Compiled[] = entries.map((e) => ({ hosts: e.hosts, mode: e.tls.mode, context: contextFor(e.tls, credentialsDir) }));
+export function createTlsServer(
+  entries: readonly TlsServerEntry[],
+  onSecure: (socket: tls.TLSSocket) => void,
+  credentialsDir: string | null = null,
+  hooks: TlsServerHooks = {},
+): tls.Server {
+  const files = entries.map((e) => filesFor(e.tls, credentialsDir));
+  const build = (): Compiled[] =>
+    entries.map((e, i) => {
+      const options = optionsFor(e.tls, files[i]);
+      return { hosts: e.hosts, mode: e.tls.mode, options, context: tls.createSecureContext(options) };
+    });
+  let compiled = build();
   const pick = (servername: string | undefined): Compiled => {
     const name = (servername ?? '').toLowerCase();
     let best = compiled[0];
@@ -90,7 +112,7 @@ export function createTlsServer(entries: readonly TlsServerEntry[], onSecure: (s
   const server = tls.createServer({
     SNICallback: (name, cb) => cb(null, pick(name).context),
     // The default context (clients without SNI) is the first server's.
-    secureContext: compiled[0].context,
+    ...compiled[0].options,
     ALPNProtocols: ['h2', 'http/1.1'],
     requestCert: wantsClientCert,
     // Enforced per server after the handshake (MUTUAL vs OPTIONAL_MUTUAL on one port).
@@ -107,5 +129,45 @@ export function createTlsServer(entries: readonly TlsServerEntry[], onSecure: (s
   });
   server.on('tlsClientError', (_e, socket) => socket.destroy());
   server.on('error', () => undefined);
+  watchCertificates(server, files, () => {
+    // New handshakes use the new certificates; established connections are not touched.
+    try {
+      const next = build();
+      compiled = next;
+      server.setSecureContext(next[0].options);
+      hooks.onReload?.();
+    } catch (e) {
+      hooks.onReloadError?.(e as Error);
+    }
+  });
   return server;
+}
+
+/**
+ * Re-reads certificates when their files change: watches each file's folder (editors and
+ * Kubernetes replace files by rename / symlink swap), debounced; stops with the server.
+ */
+function watchCertificates(server: tls.Server, files: ReadonlyArray<{ cert: string; key: string; ca: string | null }>, reload: () => void): void {
+  const dirs = new Set<string>();
+  for (const f of files) for (const p of [f.cert, f.key, f.ca]) if (p) dirs.add(dirname(p));
+  let timer: NodeJS.Timeout | null = null;
+  const watchers: FSWatcher[] = [];
+  for (const d of dirs) {
+    try {
+      const w = watch(d, () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(reload, 100);
+        timer.unref();
+      });
+      w.on('error', () => w.close());
+      w.unref();
+      watchers.push(w);
+    } catch {
+      /* a folder that cannot be watched: certificates are simply not reloaded */
+    }
+  }
+  server.once('close', () => {
+    if (timer) clearTimeout(timer);
+    for (const w of watchers) w.close();
+  });
 }
