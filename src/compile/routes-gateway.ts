@@ -10,7 +10,7 @@
 import type { ConfigSet, Gateway, Server, ServerTLSSettings } from '../api/types.js';
 import { hostIntersection, normalizeHost } from '../core/hosts.js';
 import type { Protocol } from '../registry/types.js';
-import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, TcpRoute, VirtualHost } from '../snapshot/types.js';
+import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, TcpRoute, TlsRoute, VirtualHost } from '../snapshot/types.js';
 import { resolveShortName } from '../core/hosts.js';
 import { clusterName } from './clusters.js';
 import { compareByAge, labelsSubset, refKey, refOf, type Notes } from './order.js';
@@ -201,9 +201,47 @@ export function buildGatewayRoutes(input: GatewayRoutesInput): GatewayRoutes {
       })),
       routeTable,
       tcpRoute: cls === 'tcp' ? gatewayTcpRoute(port, servers, input) : null,
+      tlsRoutes: cls === 'tls' ? gatewayTlsRoutes(port, servers, input) : [],
     });
   }
   return { tables, listeners };
+}
+
+/**
+ * SNI routes of a Gateway port's PASSTHROUGH servers: every `tls[]` match (in VirtualService
+ * and rule order) of VirtualServices bound to the port's Gateways, whose port fits; the
+ * connection is routed on the ClientHello's server name without terminating TLS.
+ */
+function gatewayTlsRoutes(port: number, servers: readonly BoundServer[], input: GatewayRoutesInput): TlsRoute[] {
+  const passthrough = servers.filter((s) => (s.server.tls?.mode ?? 'PASSTHROUGH') === 'PASSTHROUGH');
+  if (passthrough.length === 0) return [];
+  const gwKeys = new Set(passthrough.map((s) => refKey(s.ref)));
+  const bound = orderVirtualServices(
+    input.virtualServices.filter((vs) => vs.gateways.some((g) => gwKeys.has(g)) && (vs.resource.spec.tls?.length ?? 0) > 0),
+    input.proxy.namespace,
+  );
+  const domain = input.domain ?? 'cluster.local';
+  const out: TlsRoute[] = [];
+  for (const vs of bound) {
+    (vs.resource.spec.tls ?? []).forEach((rule, i) => {
+      const dests = (rule.route ?? []).map((rd) => {
+        const host = resolveShortName(rd.destination.host, vs.ref.namespace, domain);
+        const svc = input.services.get(host);
+        const dport = rd.destination.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].number : port);
+        const subset = rd.destination.subset ?? null;
+        return { cluster: clusterName(dport, subset, host), host, port: dport, subset, weight: rd.weight ?? 0 };
+      });
+      const kept = dests.length > 1 ? dests.filter((d) => d.weight > 0) : dests.map((d) => ({ ...d, weight: 100 }));
+      if (kept.length === 0) return;
+      for (const m of rule.match) {
+        if (m.port !== undefined && m.port !== port) continue;
+        if (m.gateways?.length && !m.gateways.some((g) => gwKeys.has(normalizeGatewayName(g, vs.ref.namespace)))) continue;
+        const sniHosts = m.sniHosts.map((h) => resolveShortName(h, vs.ref.namespace, domain));
+        out.push({ virtualService: vs.ref, ruleIndex: i, sniHosts, destinations: kept, totalWeight: kept.reduce((a, d) => a + d.weight, 0) });
+      }
+    });
+  }
+  return out;
 }
 
 /**

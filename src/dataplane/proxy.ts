@@ -131,7 +131,7 @@ export class Proxy {
     for (const l of snap.listeners) {
       const terminating = l.protocol === 'HTTPS' ? l.servers.filter((x) => x.tls && TERMINATED.has(x.tls.mode)) : [];
       if (HTTP_PROTOCOLS.has(l.protocol) && l.routeTable !== null) wanted.set(l.port, l.protocol);
-      else if (l.tcpRoute !== null) wanted.set(l.port, 'TCP');
+      else if (l.tcpRoute !== null || (l.tlsRoutes?.length ?? 0) > 0) wanted.set(l.port, 'TCP');
       else if (terminating.length > 0) {
         wanted.set(l.port, 'HTTPS');
         tlsEntries.set(l.port, terminating.map((x) => ({ hosts: x.hosts, tls: x.tls! })));

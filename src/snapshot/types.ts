@@ -341,6 +341,14 @@ export interface Listener {
   routeTable: string | null;
   /** TCP servers: the VirtualService `tcp` route that serves the port, or null (connection closed). */
   tcpRoute: TcpRoute | null;
+  /** TLS PASSTHROUGH servers: routes chosen by the ClientHello's SNI, in order (first match wins). */
+  tlsRoutes?: readonly TlsRoute[];
+}
+
+/** A VirtualService `tls[]` match bound to a PASSTHROUGH listener. */
+export interface TlsRoute extends TcpRoute {
+  /** Lower-case; `*.x` wildcards and `*` allowed. */
+  sniHosts: readonly string[];
 }
 
 /** A VirtualService `tcp[]` rule bound to a listener: weighted destinations for each connection. */

@@ -5,7 +5,8 @@
  * is closed (Envoy's BlackHole).
  */
 import net from 'node:net';
-import type { Snapshot } from '../../snapshot/types.js';
+import type { Snapshot, TcpRoute, TlsRoute } from '../../snapshot/types.js';
+import { readSni, sniCovers } from './sni.js';
 import type { ClusterManager } from '../cluster/manager.js';
 import type { HostRuntime } from '../cluster/host.js';
 import type { DestinationLabels } from '../../observability/identity.js';
@@ -41,8 +42,34 @@ export class TcpListener {
     client.on('error', () => client.destroy());
     const snap = this.deps.snapshot();
     this.deps.clusters.update(snap);
-    const route = snap.listeners.find((l) => l.port === this.configPort)?.tcpRoute ?? null;
+    const listener = snap.listeners.find((l) => l.port === this.configPort);
+    const tlsRoutes = listener?.tlsRoutes ?? [];
+    if (tlsRoutes.length > 0) return this.acceptTls(client, tlsRoutes);
+    const route = listener?.tcpRoute ?? null;
     if (!route) return void client.destroy();
+    this.forward(client, route, null);
+  }
+
+  /** PASSTHROUGH: read the ClientHello (not terminating TLS), route on its SNI. */
+  private acceptTls(client: net.Socket, routes: readonly TlsRoute[]): void {
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => client.destroy(), 5000);
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      const r = readSni(buf);
+      if (r.kind === 'need-more' && buf.length < 16 * 1024) return;
+      client.removeListener('data', onData);
+      clearTimeout(timer);
+      client.pause();
+      const name = r.kind === 'sni' ? r.name : null;
+      const route = name === null ? null : routes.find((x) => x.sniHosts.some((h) => sniCovers(h, name)));
+      if (!route) return void client.destroy();
+      this.forward(client, route, buf);
+    };
+    client.on('data', onData);
+  }
+
+  private forward(client: net.Socket, route: TcpRoute, head: Buffer | null): void {
     let pick = route.destinations[0];
     if (route.destinations.length > 1) {
       const target = this.deps.rnd() * route.totalWeight;
@@ -71,6 +98,7 @@ export class TcpListener {
     upstream.once('connect', () => {
       connected = true;
       clearTimeout(timer);
+      if (head) upstream.write(head);
       client.on('data', (c: Buffer) => (received += c.length));
       upstream.on('data', (c: Buffer) => (sent += c.length));
       client.pipe(upstream);
