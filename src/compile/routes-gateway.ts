@@ -7,7 +7,7 @@
  * and one of its hosts intersects a server host visible to the VS namespace. Routes of
  * several VSs for one host are concatenated, catch-alls moved last.
  */
-import type { ConfigSet, Gateway, Server, ServerTLSSettings } from '../api/types.js';
+import type { ConfigSet, Gateway, RouteDestination, Server, ServerTLSSettings } from '../api/types.js';
 import { hostIntersection, normalizeHost } from '../core/hosts.js';
 import type { Protocol } from '../registry/types.js';
 import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, TcpRoute, TlsRoute, VirtualHost } from '../snapshot/types.js';
@@ -208,6 +208,22 @@ export function buildGatewayRoutes(input: GatewayRoutesInput): GatewayRoutes {
 }
 
 /**
+ * Weighted destinations of a `tcp`/`tls` rule: short hosts resolved against the VirtualService
+ * namespace, the port defaulted as for HTTP (the service's only port, else the listener's),
+ * zero weights dropped when there are several, a single destination gets everything.
+ */
+function l4Destinations(route: ReadonlyArray<RouteDestination>, ns: string, port: number, input: GatewayRoutesInput, domain: string): TcpRoute['destinations'] {
+  const dests = route.map((rd) => {
+    const host = resolveShortName(rd.destination.host, ns, domain);
+    const svc = input.services.get(host);
+    const dport = rd.destination.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].number : port);
+    const subset = rd.destination.subset ?? null;
+    return { cluster: clusterName(dport, subset, host), host, port: dport, subset, weight: rd.weight ?? 0 };
+  });
+  return dests.length > 1 ? dests.filter((d) => d.weight > 0) : dests.map((d) => ({ ...d, weight: 100 }));
+}
+
+/**
  * SNI routes of a Gateway port's PASSTHROUGH servers: every `tls[]` match (in VirtualService
  * and rule order) of VirtualServices bound to the port's Gateways, whose port fits; the
  * connection is routed on the ClientHello's server name without terminating TLS.
@@ -224,14 +240,7 @@ function gatewayTlsRoutes(port: number, servers: readonly BoundServer[], input: 
   const out: TlsRoute[] = [];
   for (const vs of bound) {
     (vs.resource.spec.tls ?? []).forEach((rule, i) => {
-      const dests = (rule.route ?? []).map((rd) => {
-        const host = resolveShortName(rd.destination.host, vs.ref.namespace, domain);
-        const svc = input.services.get(host);
-        const dport = rd.destination.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].number : port);
-        const subset = rd.destination.subset ?? null;
-        return { cluster: clusterName(dport, subset, host), host, port: dport, subset, weight: rd.weight ?? 0 };
-      });
-      const kept = dests.length > 1 ? dests.filter((d) => d.weight > 0) : dests.map((d) => ({ ...d, weight: 100 }));
+      const kept = l4Destinations(rule.route ?? [], vs.ref.namespace, port, input, domain);
       if (kept.length === 0) return;
       for (const m of rule.match) {
         if (m.port !== undefined && m.port !== port) continue;
@@ -271,14 +280,7 @@ function gatewayTcpRoute(port: number, servers: readonly BoundServer[], input: G
           return true;
         });
       if (!fits) continue;
-      const dests = (rule.route ?? []).map((rd) => {
-        const host = resolveShortName(rd.destination.host, vs.ref.namespace, domain);
-        const svc = input.services.get(host);
-        const dport = rd.destination.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].number : port);
-        const subset = rd.destination.subset ?? null;
-        return { cluster: clusterName(dport, subset, host), host, port: dport, subset, weight: rd.weight ?? 0 };
-      });
-      const kept = dests.length > 1 ? dests.filter((d) => d.weight > 0) : dests.map((d) => ({ ...d, weight: 100 }));
+      const kept = l4Destinations(rule.route ?? [], vs.ref.namespace, port, input, domain);
       if (kept.length === 0) continue;
       return { virtualService: vs.ref, ruleIndex: i, destinations: kept, totalWeight: kept.reduce((a, d) => a + d.weight, 0) };
     }
