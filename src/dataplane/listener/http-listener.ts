@@ -5,11 +5,9 @@
  * cost itself a connection, never the process.
  */
 import net from 'node:net';
-import { Duplex } from 'node:stream';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { DownstreamResponse } from '../http/local-reply.js';
-import type { SocketAddresses } from '../http/stream-info.js';
 
 export type RequestSink = (req: http.IncomingMessage | http2.Http2ServerRequest, res: DownstreamResponse) => void;
 /** HTTP/1.1 `CONNECT` requests (the socket is the client's; `head` any bytes already read). */
@@ -110,13 +108,15 @@ export class HttpListener {
       socket.removeListener('data', onData);
       const head = buf;
       buf = null;
+      socket.pause();
+      socket.unshift(head);
       if (isH2) {
-        // node:http2 reads the socket's handle directly, so bytes already read cannot be put
-        // back: hand it a JS duplex that replays them (Node wraps it in a JSStreamSocket).
-        this.h2.emit('connection', replayDuplex(socket, head));
+        // node:http2 then consumes the socket's handle natively; the bytes read while
+        // sniffing are still in the socket's readable buffer, and Http2Session feeds
+        // them to nghttp2 first (it drains `socket.read()` on the next tick). No JS sits
+        // between the socket and the session afterwards.
+        this.h2.emit('connection', socket);
       } else {
-        socket.pause();
-        socket.unshift(head);
         this.h1.emit('connection', socket);
         socket.resume();
       }
@@ -186,38 +186,4 @@ export class HttpListener {
     for (const s of this.sessions) s.destroy();
     for (const sock of this.sockets) sock.destroy();
   }
-}
-
-/** A duplex over `socket` that first yields `head` (bytes consumed while sniffing). */
-function replayDuplex(socket: net.Socket, head: Buffer): Duplex {
-  const d = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
-    },
-    final(cb) {
-      socket.end();
-      cb();
-    },
-    destroy(err, cb) {
-      socket.destroy();
-      cb(err);
-    },
-  });
-  Object.assign(d, {
-    remoteAddress: socket.remoteAddress,
-    remotePort: socket.remotePort,
-    localAddress: socket.localAddress,
-    localPort: socket.localPort,
-  } satisfies SocketAddresses);
-  d.on('error', () => socket.destroy());
-  d.push(head);
-  socket.on('data', (chunk: Buffer) => {
-    if (!d.push(chunk)) socket.pause();
-  });
-  socket.on('end', () => d.push(null));
-  socket.on('close', () => d.destroy());
-  return d;
 }
