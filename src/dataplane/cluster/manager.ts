@@ -6,11 +6,16 @@
  * - per cluster name: {@link ClusterState} (circuit breakers, stats);
  * - per cluster name: the {@link OutlierDriver}'s detector and interval timer;
  * - per cluster, endpoint and protocol: the {@link PoolManager}'s pools.
+ * DNS clusters (ServiceEntry `resolution: DNS` / `DNS_ROUND_ROBIN`) get their endpoint names
+ * from the {@link DnsResolver}: when a name's addresses change, the runtimes of the clusters
+ * using it are rebuilt the same way (state kept by identity; pools of addresses that left are
+ * drained).
  */
 import type { Cluster, Snapshot } from '../../snapshot/types.js';
 import { createPicker } from '../lb/index.js';
 import type { Picker } from '../lb/types.js';
 import { HostRuntime, HostStateStore, type HostState } from './host.js';
+import { DnsResolver, dnsNamesOf, expandEndpoints, type DnsResolverOptions, type RuntimeEndpoint } from './dns.js';
 import { CircuitBreakers } from './breakers.js';
 import { PoolManager, poolSettings, tlsOrigination, type PoolEvents, type PoolSettings } from '../upstream/pools.js';
 import { OutlierDriver, type IntervalTimers } from '../outlier/driver.js';
@@ -44,6 +49,8 @@ export class ClusterState {
 }
 
 export class ClusterRuntime {
+  /** The endpoints served: the config's, with DNS names replaced by their addresses. */
+  readonly endpoints: readonly RuntimeEndpoint[];
   readonly hosts: readonly HostRuntime[];
   /** The hosts' shared states, in host order (the outlier detector's host list). */
   readonly states: readonly HostState[];
@@ -62,8 +69,11 @@ export class ClusterRuntime {
     localLocality = '',
     /** Breakers and stats of this cluster name (shared by its runtimes across reloads). */
     readonly shared: ClusterState = new ClusterState(config.name, config, (n) => new ClusterStats(n)),
+    /** Resolved endpoints (see `expandEndpoints`); default: the config's as they are. */
+    endpoints: readonly RuntimeEndpoint[] = config.endpoints,
   ) {
-    this.hosts = config.endpoints.map((ep) => new HostRuntime(ep, store.get(config.name, ep)));
+    this.endpoints = endpoints;
+    this.hosts = endpoints.map((ep) => new HostRuntime(ep, store.get(config.name, ep)));
     this.states = this.hosts.map((h) => h.state);
     // Istio: with outlier detection the panic threshold is minHealthPercent (0 = off); else Envoy's 50 %.
     const panic = config.outlier ? config.outlier.minHealthPercent : 50;
@@ -87,6 +97,8 @@ export interface ClusterManagerOptions {
   timers?: IntervalTimers;
   /** Monotonic milliseconds for outlier detection (default `performance.now()`). */
   now?: () => number;
+  /** DNS resolution of endpoint names (lookup, refresh interval, family, events). */
+  dns?: Omit<DnsResolverOptions, 'onChange'>;
 }
 
 const LOCAL_CONNECT: OutlierResult = Object.freeze({ kind: 'local', failure: 'connect' });
@@ -101,6 +113,8 @@ export class ClusterManager {
   readonly hostStates = new HostStateStore();
   readonly pools: PoolManager;
   readonly outliers: OutlierDriver;
+  /** Resolves the endpoint names of DNS clusters and keeps them fresh. */
+  readonly dns: DnsResolver;
   private clusters = new Map<string, ClusterRuntime>();
   private readonly shared = new Map<string, ClusterState>();
   private snapshot: Snapshot | null = null;
@@ -114,15 +128,20 @@ export class ClusterManager {
     this.pools = new PoolManager(this.poolEvents());
     this.now = opts.now ?? (() => performance.now());
     this.outliers = new OutlierDriver({ timers: opts.timers ?? globalThis, now: this.now, onEvent: (c, e) => this.onOutlierEvent(c, e) });
+    this.dns = new DnsResolver({ ...opts.dns, onChange: (h) => this.onDnsChange(h) });
   }
+
+  private readonly addressesOf = (hostname: string): readonly string[] | null => this.dns.addresses(hostname);
 
   /** Rebuilds runtimes for a new snapshot; unchanged Cluster objects keep their runtime. */
   update(snap: Snapshot): void {
     if (snap === this.snapshot) return;
     const next = new Map<string, ClusterRuntime>();
-    const keepStates = new Set<string>();
-    const keepPools = new Set<string>();
     const locality = proxyLocality(snap.proxy.labels);
+    // New names start resolving now; until their first answer they are dialled by name.
+    const names = new Set<string>();
+    for (const c of snap.clusters.values()) for (const n of dnsNamesOf(c)) names.add(n);
+    this.dns.retain(names);
     for (const [name, c] of snap.clusters) {
       let shared = this.shared.get(name);
       if (!shared) {
@@ -130,12 +149,10 @@ export class ClusterManager {
         this.shared.set(name, shared);
       } else shared.breakers.setLimits(c.connectionPool);
       const old = this.clusters.get(name);
-      const rt = old && old.shared === shared && sameCluster(old.config, c) && old.locality === locality ? old : new ClusterRuntime(c, this.hostStates, locality, shared);
+      const rt = old && old.shared === shared && sameCluster(old.config, c) && old.locality === locality ? old : this.build(c, locality, shared);
       next.set(name, rt);
       // Original-destination clusters have no endpoints of their own to judge.
       this.outliers.update(name, rt.routable ? c.outlier : null, rt.states);
-      for (const ep of c.endpoints) keepStates.add(HostStateStore.keyOf(name, ep));
-      for (const h of rt.hosts) keepPools.add(`${name}|${h.key}`);
     }
     for (const name of this.shared.keys()) {
       if (snap.clusters.has(name)) continue;
@@ -146,8 +163,36 @@ export class ClusterManager {
     this.outliers.retain(new Set(snap.clusters.keys()));
     this.clusters = next;
     this.snapshot = snap;
+    this.retainInUse();
+  }
+
+  private build(c: Cluster, locality: string, shared: ClusterState): ClusterRuntime {
+    return new ClusterRuntime(c, this.hostStates, locality, shared, expandEndpoints(c, this.addressesOf));
+  }
+
+  /** Host states and pools of endpoints no cluster serves any more are dropped (pools drain). */
+  private retainInUse(): void {
+    const keepStates = new Set<string>();
+    const keepPools = new Set<string>();
+    for (const [name, rt] of this.clusters) {
+      for (const ep of rt.endpoints) keepStates.add(HostStateStore.keyOf(name, ep));
+      for (const h of rt.hosts) keepPools.add(`${name}|${h.key}`);
+    }
     this.hostStates.retain(keepStates);
     this.pools.retain(keepPools);
+  }
+
+  /** A name's addresses changed: the clusters using it get runtimes with the new endpoints. */
+  private onDnsChange(hostname: string): void {
+    let changed = false;
+    for (const [name, rt] of this.clusters) {
+      if (!dnsNamesOf(rt.config).includes(hostname)) continue;
+      const next = this.build(rt.config, rt.locality, rt.shared);
+      this.clusters.set(name, next);
+      this.outliers.update(name, next.routable ? next.config.outlier : null, next.states);
+      changed = true;
+    }
+    if (changed) this.retainInUse();
   }
 
   get(name: string): ClusterRuntime | undefined {
@@ -208,12 +253,14 @@ export class ClusterManager {
   }
 
   async close(): Promise<void> {
+    this.dns.close();
     this.outliers.close();
     await this.pools.close();
   }
 
   /** Immediate stop (tests): timers stopped, connections destroyed. */
   async destroy(): Promise<void> {
+    this.dns.close();
     this.outliers.close();
     await this.pools.destroy();
   }
