@@ -2,8 +2,8 @@
  * Per-endpoint runtime state, keyed by `cluster|address:port`, kept outside the snapshot so a
  * config push does not reset in-flight counts or outlier ejections (habit 3).
  */
-import type { Pool } from 'undici';
-import type { Endpoint } from '../../snapshot/types.js';
+import type { H1Pool } from '../upstream/h1-pool.js';
+import type { RuntimeEndpoint } from './dns.js';
 import type { LbHost } from '../lb/types.js';
 import { newOutlierState, type OutlierState } from '../outlier/types.js';
 import type { H2Upstream } from '../upstream/pools.js';
@@ -28,22 +28,25 @@ export class HostRuntime implements LbHost {
   readonly weight: number;
   readonly locality: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** The DNS name this address was resolved from (ServiceEntry `resolution: DNS`), else null. */
+  readonly hostname: string | null;
   /** Shared with any other HostRuntime for the same cluster+address across reloads. */
   readonly state: HostState;
   /**
    * The endpoint's pools, cached so the request path skips the PoolManager lookup (and its
    * key string). Valid for this runtime's settings; a closed pool is looked up again.
    */
-  h1: Pool | null = null;
+  h1: H1Pool | null = null;
   h2: H2Upstream | null = null;
 
-  constructor(ep: Endpoint, state: HostState) {
+  constructor(ep: RuntimeEndpoint, state: HostState) {
     this.address = ep.address;
     this.port = ep.port;
     this.key = `${ep.address.includes(':') ? `[${ep.address}]` : ep.address}:${ep.port}`;
     this.weight = ep.weight >= 1 ? ep.weight : 1;
     this.locality = ep.locality;
     this.labels = ep.labels;
+    this.hostname = ep.hostname ?? null;
     this.state = state;
   }
 
@@ -68,12 +71,15 @@ export class HostRuntime implements LbHost {
   }
 }
 
-/** Keeps HostState objects by `cluster|host:port`; entries not seen in a snapshot are dropped once idle. */
+/**
+ * Keeps HostState objects by `cluster|host:port` (`host`: the endpoint's `stateAddress` when it
+ * has one); entries no longer in use are dropped once idle.
+ */
 export class HostStateStore {
   private readonly states = new Map<string, HostState>();
 
-  get(cluster: string, ep: Endpoint): HostState {
-    const k = `${cluster}|${ep.address}:${ep.port}`;
+  get(cluster: string, ep: RuntimeEndpoint): HostState {
+    const k = HostStateStore.keyOf(cluster, ep);
     let s = this.states.get(k);
     if (!s) {
       s = { active: 0, healthy: true, total: 0, failures: 0, ...newOutlierState() };
@@ -87,7 +93,7 @@ export class HostStateStore {
     for (const [k, s] of this.states) if (!keep.has(k) && s.active === 0) this.states.delete(k);
   }
 
-  static keyOf(cluster: string, ep: Endpoint): string {
-    return `${cluster}|${ep.address}:${ep.port}`;
+  static keyOf(cluster: string, ep: RuntimeEndpoint): string {
+    return `${cluster}|${ep.stateAddress ?? ep.address}:${ep.port}`;
   }
 }

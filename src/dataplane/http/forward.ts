@@ -27,7 +27,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Pool } from 'undici';
+import type { H1Pool } from '../upstream/h1-pool.js';
 import type { Cluster, Route } from '../../snapshot/types.js';
 import type { ClusterRuntime, ClusterManager } from '../cluster/manager.js';
 import type { HostRuntime } from '../cluster/host.js';
@@ -81,6 +81,9 @@ const OVERFLOW_HEADERS: OutgoingHttpHeaders = OVERFLOW_REPLY.headers;
 const OVERFLOW_DETAILS = 'upstream_reset_before_response_started{overflow}';
 /** `x-envoy-attempt-count` values, so an attempt costs no string. */
 const ATTEMPT_COUNT: readonly string[] = Object.freeze(Array.from({ length: 16 }, (_, i) => String(i)));
+
+/** RST_STREAM code for a response the proxy could not finish. */
+const H2_INTERNAL_ERROR = 2;
 
 /** Breaker accounting of the current attempt. */
 const CB_NONE = 0;
@@ -228,7 +231,7 @@ export class Forwarder implements AttemptHandler {
 
   private dispatchH1(rt: ClusterRuntime | null, host: HostRuntime | null, authority: string): void {
     const pools = this.ctx.clusters.pools;
-    let pool: Pool;
+    let pool: H1Pool;
     if (host !== null && rt !== null) {
       const cached = host.h1;
       pool = cached !== null && !cached.closed && !cached.destroyed ? cached : (host.h1 = pools.h1(rt.config.name, authority, rt.pool));
@@ -241,7 +244,7 @@ export class Forwarder implements AttemptHandler {
       else if (!b.tryEnqueuePending()) return this.overflow(rt);
       this.cb = CB_PENDING;
     }
-    const a = startH1(pool, this.upstream, this, rt !== null && closesEachConnection(rt.pool), rt?.pool.tls?.sni);
+    const a = startH1(pool, this.upstream, this, rt !== null && closesEachConnection(rt.pool));
     // onStart may have run (and even answered an overflow) inside dispatch.
     this.attempt = this.finished ? null : a;
     if (rt !== null && this.cb === CB_PENDING && rt.breakers.openConnections >= rt.breakers.limits.maxConnections) {
@@ -447,7 +450,7 @@ export class Forwarder implements AttemptHandler {
       // Too late for a local reply: reset the downstream stream.
       this.info.flags |= failureFlag(f);
       this.info.details = 'upstream_reset_after_response_started';
-      this.res.destroy();
+      this.resetDownstream();
       this.finish();
       return;
     }
@@ -458,7 +461,8 @@ export class Forwarder implements AttemptHandler {
       this.noRetryFlags(v);
     }
     this.info.upstreamTransportFailure = f.message;
-    this.localReply(503, resetText(f), `upstream_reset_before_response_started{${f.kind}}`, failureFlag(f));
+    // Envoy answers an upstream protocol error (UPE) with 502, every other reset with 503.
+    this.localReply(f.kind === 'protocol_error' ? 502 : 503, resetText(f), `upstream_reset_before_response_started{${f.kind}}`, failureFlag(f));
   }
 
   /** The per-try timer's callback. */
@@ -496,11 +500,23 @@ export class Forwarder implements AttemptHandler {
     this.abortAttempt();
     if (this.sentHeaders) {
       this.info.flags |= Flag.UT;
-      this.res.destroy();
+      this.resetDownstream();
       this.finish();
       return;
     }
     this.localReply(504, 'upstream request timeout', 'upstream_response_timeout', Flag.UT);
+  }
+
+  /**
+   * The response cannot be completed: the client must see a failure, never a short but clean
+   * response. HTTP/1.1: close the connection mid-body. HTTP/2: RST_STREAM INTERNAL_ERROR
+   * (destroying a stream would send NO_ERROR, which reads as a complete response).
+   */
+  private resetDownstream(): void {
+    const stream = (this.res as { stream?: import('node:http2').ServerHttp2Stream }).stream;
+    if (stream !== undefined && typeof stream.close === 'function') {
+      if (!stream.closed) stream.close(H2_INTERNAL_ERROR);
+    } else this.res.destroy();
   }
 
   private abortAttempt(): void {

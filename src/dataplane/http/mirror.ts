@@ -3,7 +3,7 @@
  * The copy never delays or fails the main request; its response is read and dropped.
  * The Host is kept as is (Istio disables Envoy's `-shadow` suffix by default).
  */
-import type { Dispatcher } from 'undici';
+import type { AttemptHandler } from '../upstream/attempt.js';
 import type { MirrorPolicy, Snapshot } from '../../snapshot/types.js';
 import type { ClusterManager } from '../cluster/manager.js';
 import type { HostRuntime } from '../cluster/host.js';
@@ -17,12 +17,13 @@ export interface MirrorRequest {
   authority: string;
 }
 
-const DROP: Dispatcher.DispatchHandler = {
-  onRequestStart() {},
-  onResponseStart() {},
-  onResponseData() {},
-  onResponseEnd() {},
-  onResponseError() {},
+/** Reads the mirror's response and drops it. */
+const DROP: AttemptHandler = {
+  onStart: () => true,
+  onHeaders() {},
+  onData: () => true,
+  onEnd() {},
+  onError() {},
 };
 
 export function fireMirrors(mirrors: readonly MirrorPolicy[], clusters: ClusterManager, _snap: Snapshot, req: MirrorRequest, rnd: () => number): void {
@@ -36,7 +37,7 @@ export function fireMirrors(mirrors: readonly MirrorPolicy[], clusters: ClusterM
       const pool = clusters.pools.h1(m.cluster, host.key, c.pool);
       const headers: HeaderMap = { ...req.headers, host: req.authority };
       delete headers['x-envoy-attempt-count'];
-      pool.dispatch({ method: req.method, path: req.path, headers: headers as Record<string, string | string[]>, body: req.body }, DROP);
+      pool.dispatch({ method: req.method, path: req.path, headers, body: req.body, authority: req.authority }, DROP);
     } catch {
       /* a mirror failure is never the caller's problem */
     }

@@ -1,12 +1,12 @@
 /**
- * One upstream attempt, HTTP/1.1 (undici dispatch, no intermediate streams) or HTTP/2
+ * One upstream attempt, HTTP/1.1 (our own pool, h1-pool.ts, no intermediate streams) or HTTP/2
  * (node:http2 session). The caller gets callbacks and a small control object for
  * backpressure and cancellation; failures are classified the way Envoy names them.
  */
 import type { Readable } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
 import { constants as h2c, type ClientHttp2Stream } from 'node:http2';
 import type { H2Upstream } from './pools.js';
+import type { H1Pool } from './h1-pool.js';
 import type { HeaderMap } from '../http/headers.js';
 
 /** Why an attempt failed, in Envoy's reset-reason vocabulary. */
@@ -99,114 +99,11 @@ function classify(err: unknown, afterHeaders: boolean): AttemptFailure {
 }
 
 /**
- * One HTTP/1.1 attempt: the undici dispatch handler and the caller's control in one object
- * (no per-request closures). After `abort()` (or a cancelled start) nothing more reaches the
- * caller's handler.
+ * HTTP/1.1 through the endpoint's pool (h1-pool.ts). `closeConnection`: this request is the
+ * last one on its connection (`maxRequestsPerConnection: 1`).
  */
-class H1Attempt implements Dispatcher.DispatchHandler, AttemptControl {
-  private ctl: Dispatcher.DispatchController | null = null;
-  private gotHeaders = false;
-  private started = false;
-  private done = false;
-
-  constructor(private readonly h: AttemptHandler) {}
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.ctl = controller;
-    // undici calls this again when it replays an idempotent request on a new connection
-    // (the first one was closed under it): the caller hears of the start once.
-    if (this.started && !this.done) return;
-    this.started = true;
-    // Throwing here makes undici drop the request from its queue and keep the connection
-    // (an abort() would destroy the socket, which has nothing of this request on it yet).
-    if (this.done || !this.h.onStart()) {
-      this.done = true;
-      throw new CancelledError();
-    }
-  }
-
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    if (this.done || statusCode < 200) return;
-    this.gotHeaders = true;
-    this.h.onHeaders(statusCode, headers, false);
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.done) return;
-    if (!this.h.onData(chunk)) controller.pause();
-  }
-
-  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
-    if (this.done) return;
-    this.done = true;
-    let has = false;
-    for (const _ in trailers) {
-      has = true;
-      break;
-    }
-    this.h.onEnd(has ? trailers : null);
-  }
-
-  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.h.onError(classify(err, this.gotHeaders));
-  }
-
-  pause(): void {
-    this.ctl?.pause();
-  }
-
-  resume(): void {
-    this.ctl?.resume();
-  }
-
-  abort(): void {
-    if (this.done) return;
-    this.done = true;
-    // Not started yet: onRequestStart cancels it when its turn comes.
-    this.ctl?.abort(new AbortError());
-  }
-}
-
-/**
- * HTTP/1.1 through an undici Pool. `closeConnection`: this request is the last one on its
- * connection (`maxRequestsPerConnection: 1`).
- */
-export function startH1(pool: Pool, req: AttemptRequest, h: AttemptHandler, closeConnection = false, servername?: string): AttemptControl {
-  const a = new H1Attempt(h);
-  try {
-    const opts: Dispatcher.DispatchOptions & { servername?: string } = {
-      // TLS origination: the configured SNI (undici would otherwise take the Host header's;
-      // undici reads `servername` from dispatch options though its typings omit it).
-      servername,
-      method: req.method,
-      path: req.path,
-      headers: req.headers as Record<string, string | string[]>,
-      body: req.body,
-      idempotent: req.method === 'GET' || req.method === 'HEAD',
-      blocking: false,
-      reset: closeConnection || undefined,
-    };
-    pool.dispatch(opts, a);
-  } catch (e) {
-    queueMicrotask(() => a.onResponseError(null, e as Error));
-  }
-  return a;
-}
-
-class AbortError extends Error {
-  readonly code = 'UND_ERR_ABORTED';
-  constructor() {
-    super('request aborted by the proxy');
-  }
-}
-
-class CancelledError extends Error {
-  readonly code = 'UND_ERR_ABORTED';
-  constructor() {
-    super('request cancelled before it was sent');
-  }
+export function startH1(pool: H1Pool, req: AttemptRequest, h: AttemptHandler, closeConnection = false): AttemptControl {
+  return pool.dispatch(req, h, closeConnection);
 }
 
 /** HTTP/2 (and gRPC) over a shared session. */
@@ -250,13 +147,19 @@ export function startH2(up: H2Upstream, req: AttemptRequest, scheme: string, h: 
     done = true;
     h.onEnd(trailers);
   });
-  stream.on('error', (err) => fail(classify(err, gotHeaders)));
+  /** A stream reset by the peer (RST_STREAM): UR, or refused-stream (retriable). */
+  const reset = (): AttemptFailure | null => {
+    const code = stream.rstCode;
+    if (code === h2c.NGHTTP2_REFUSED_STREAM) return { kind: 'refused_stream', afterHeaders: gotHeaders, message: 'refused stream' };
+    if (code !== undefined && code !== h2c.NGHTTP2_NO_ERROR) return { kind: 'remote_reset', afterHeaders: gotHeaders, message: `stream reset (code ${code})` };
+    return null;
+  };
+  // Node reports a peer's RST_STREAM as an 'error' (ERR_HTTP2_STREAM_ERROR) before 'close':
+  // the reset code says what happened, not the generic error.
+  stream.on('error', (err: NodeJS.ErrnoException) => fail((err.code === 'ERR_HTTP2_STREAM_ERROR' ? reset() : null) ?? classify(err, gotHeaders)));
   stream.on('close', () => {
     if (done) return;
-    const code = stream.rstCode;
-    if (code === h2c.NGHTTP2_REFUSED_STREAM) fail({ kind: 'refused_stream', afterHeaders: gotHeaders, message: 'refused stream' });
-    else if (code !== undefined && code !== h2c.NGHTTP2_NO_ERROR) fail({ kind: 'remote_reset', afterHeaders: gotHeaders, message: `stream reset (code ${code})` });
-    else fail({ kind: 'connection_termination', afterHeaders: gotHeaders, message: 'stream closed' });
+    fail(reset() ?? { kind: 'connection_termination', afterHeaders: gotHeaders, message: 'stream closed' });
   });
   if (req.body !== null) {
     if (Buffer.isBuffer(req.body)) stream.end(req.body);

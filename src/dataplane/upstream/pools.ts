@@ -1,34 +1,49 @@
 /**
- * Upstream connection pools, one per (cluster, endpoint, protocol): an undici Pool for
+ * Upstream connection pools, one per (cluster, endpoint, protocol): an {@link H1Pool} for
  * HTTP/1.1 (keep-alive, bounded connections), a node:http2 session for HTTP/2 and gRPC.
  * Pools survive snapshot swaps while their settings are unchanged; the rest are closed
  * gracefully (in-flight requests finish first).
  *
  * What a DestinationRule `connectionPool` becomes here (the request-level circuit breakers
  * live in cluster/breakers.ts):
- * - `tcp.connectTimeout`: undici `connectTimeout`; for HTTP/2 a timer on the session.
+ * - `tcp.connectTimeout`: a timer on each connection attempt (HTTP/1.1 and HTTP/2).
  * - `tcp.maxConnections`: connections per endpoint = the cluster limit spread over its
  *   endpoints (at least one each, as Envoy always lets a host have one connection).
- * - `http.idleTimeout`: undici keep-alive timeout (also caps the server's keep-alive hint);
- *   HTTP/2 sessions close after that long without activity.
- * - `http.maxRequestsPerConnection`: undici `maxRequestsPerClient`; HTTP/2 sessions stop
- *   taking streams after that many and close once drained.
- * - `tcp.maxConnectionDuration`: undici `clientTtl` (a connection older than this is closed
- *   gracefully and replaced); HTTP/2 sessions are closed gracefully when it elapses.
+ * - `http.idleTimeout`: the HTTP/1.1 keep-alive timeout (a server's `Keep-Alive: timeout=`
+ *   hint lowers it); HTTP/2 sessions close after that long without activity.
+ * - `http.maxRequestsPerConnection`: an HTTP/1.1 connection sends `Connection: close` with
+ *   its last request; HTTP/2 sessions stop taking streams after that many and close once
+ *   drained.
+ * - `tcp.maxConnectionDuration`: a connection older than this is not reused (closed once its
+ *   response ends); HTTP/2 sessions are closed gracefully when it elapses.
  * - `tcp.tcpKeepalive.time`: the socket's keep-alive initial delay (Node cannot set the
  *   probe count or interval).
  */
 import http2 from 'node:http2';
-import type { Socket } from 'node:net';
-import { Pool, buildConnector } from 'undici';
+import { H1Pool } from './h1-pool.js';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import type { ConnectionPoolPolicy, TlsPolicy } from '../../snapshot/types.js';
 
 export type UpstreamProtocol = 'h1' | 'h2';
 
-/** Node's default keep-alive on servers is 5 s: stay below it to avoid the reuse race. */
+/** Node's default keep-alive on servers is 5 s: stay well below it to avoid the reuse race. */
 const H1_KEEPALIVE_MS = 4000;
+/** Largest upstream response head (Envoy's default max_request_headers_kb, 60 KiB). */
+const MAX_RESPONSE_HEAD_BYTES = 60 * 1024;
+
+/** `host:port` / `[v6]:port` -> parts (the default port when none is given). */
+export function splitHostKey(key: string, defaultPort: number): { host: string; port: number } {
+  if (key.startsWith('[')) {
+    const close = key.indexOf(']');
+    const host = key.slice(1, close);
+    const port = key.charCodeAt(close + 1) === 58 ? Number(key.slice(close + 2)) : defaultPort;
+    return { host, port };
+  }
+  const colon = key.lastIndexOf(':');
+  if (colon === -1) return { host: key, port: defaultPort };
+  return { host: key.slice(0, colon), port: Number(key.slice(colon + 1)) };
+}
 const MAX_H1_CONNECTIONS_PER_HOST = 1024;
 /** Envoy/Linux default TCP keep-alive time when `tcpKeepalive` is set without `time`. */
 const DEFAULT_KEEPALIVE_TIME_MS = 7_200_000;
@@ -251,44 +266,9 @@ export class H2Upstream {
   }
 }
 
-/**
- * undici's connector with our own connect timer: undici's runs on its coarse timer wheel
- * (about a second of slack), which would turn a 250 ms `connectTimeout` into a second.
- */
-function preciseConnector(s: PoolSettings): buildConnector.connector {
-  let tlsOpts: ConnectionOptions = {};
-  let tlsError: Error | null = null;
-  if (s.tls) {
-    try {
-      tlsOpts = tlsConnectOptions(s.tls);
-    } catch (e) {
-      tlsError = new Error(`TLS origination: ${(e as Error).message}`);
-    }
-  }
-  const base = buildConnector({
-    timeout: 0,
-    ...(s.keepAliveDelayMs !== null ? { keepAlive: true, keepAliveInitialDelay: s.keepAliveDelayMs } : {}),
-    ...(tlsOpts as Record<string, unknown>),
-  });
-  if (tlsError) {
-    const err = tlsError;
-    return (_opts, cb) => queueMicrotask(() => cb(Object.assign(err, { code: 'ECONNREFUSED' }), null));
-  }
-  const ms = s.connectTimeoutMs;
-  return (opts, cb) => {
-    // The typings say void; undici's connector returns the socket it dials.
-    const socket = (base as unknown as (o: typeof opts, c: typeof cb) => Socket | undefined)(opts, cb);
-    if (!socket || !(ms > 0)) return;
-    const timer = setTimeout(() => socket.destroy(new ConnectTimeoutError(ms)), ms);
-    const clear = (): void => clearTimeout(timer);
-    socket.once('connect', clear);
-    socket.once('close', clear);
-  };
-}
-
 interface Entry {
   settings: PoolSettings;
-  h1?: Pool;
+  h1?: H1Pool;
   h2?: H2Upstream;
   seen: boolean;
 }
@@ -299,45 +279,55 @@ export class PoolManager {
 
   constructor(private readonly events: PoolEvents = NO_EVENTS) {}
 
-  h1(cluster: string, hostKey: string, settings: PoolSettings): Pool {
+  h1(cluster: string, hostKey: string, settings: PoolSettings): H1Pool {
     const key = `${cluster}|${hostKey}|h1`;
     let e = this.pools.get(key);
     if (e?.h1 && !e.h1.closed && !e.h1.destroyed && sameSettings(e.settings, settings)) {
       e.seen = true;
       return e.h1;
     }
-    if (e?.h1) void e.h1.close().catch(() => undefined);
+    if (e?.h1) void e.h1.close();
     const pool = this.newH1(cluster, hostKey, settings);
     e = { settings, h1: pool, seen: true };
     this.pools.set(key, e);
     return pool;
   }
 
-  private newH1(cluster: string, hostKey: string, s: PoolSettings): Pool {
+  private newH1(cluster: string, hostKey: string, s: PoolSettings): H1Pool {
+    const { host, port } = splitHostKey(hostKey, s.tls ? 443 : 80);
+    let tlsOpts: ConnectionOptions | null = null;
+    let tlsError: Error | null = null;
+    if (s.tls) {
+      try {
+        tlsOpts = tlsConnectOptions(s.tls);
+      } catch (e) {
+        tlsError = new Error(`TLS origination: ${(e as Error).message}`);
+      }
+    }
     const idle = s.idleTimeoutMs;
-    const pool = new Pool(`${s.tls ? 'https' : 'http'}://${hostKey}`, {
-      connections: Math.min(s.maxConnections, MAX_H1_CONNECTIONS_PER_HOST),
-      pipelining: 1,
-      connect: preciseConnector(s),
-      // Without a server hint: the idle timeout, but below Node's 5 s server default. A
-      // server's `Keep-Alive: timeout=` hint is honoured up to the idle timeout.
-      keepAliveTimeout: idle > 0 ? Math.min(idle, H1_KEEPALIVE_MS) : H1_KEEPALIVE_MS,
-      keepAliveMaxTimeout: idle > 0 ? Math.min(idle, 600_000) : 600_000,
-      // undici closes a connection after maxRequestsPerClient + 1 requests (its counter is
-      // compared before the increment), hence the - 1; a cap of 1 is applied per request
-      // instead (dispatch `reset`, see `closesEachConnection`).
-      maxRequestsPerClient: s.maxRequestsPerConnection > 1 ? s.maxRequestsPerConnection - 1 : undefined,
-      clientTtl: s.maxConnectionDurationMs ?? undefined,
-      // Envoy has no response timeout by default (stream idle timeout 5 min): same here.
-      headersTimeout: 0,
-      bodyTimeout: 300_000,
-      strictContentLength: true,
-    });
     const ev = this.events;
-    pool.on('connect', () => ev.connected(cluster));
-    pool.on('disconnect', () => ev.disconnected(cluster));
-    pool.on('connectionError', (_o: unknown, _t: unknown, err: Error & { code?: string }) => ev.connectFailed(cluster, err?.code === 'UND_ERR_CONNECT_TIMEOUT'));
-    return pool;
+    return new H1Pool(
+      {
+        host,
+        port,
+        maxConnections: Math.min(s.maxConnections, MAX_H1_CONNECTIONS_PER_HOST),
+        connectTimeoutMs: s.connectTimeoutMs,
+        // The idle timeout, but below Node's 5 s server default without a server hint (a
+        // server's `Keep-Alive: timeout=` hint lowers it further, never raises it).
+        keepAliveMs: idle > 0 ? Math.min(idle, H1_KEEPALIVE_MS) : H1_KEEPALIVE_MS,
+        maxRequestsPerConnection: s.maxRequestsPerConnection,
+        maxConnectionDurationMs: s.maxConnectionDurationMs,
+        tcpKeepAliveMs: s.keepAliveDelayMs,
+        tls: tlsOpts ?? (tlsError ? {} : null),
+        tlsError,
+        maxHeadBytes: MAX_RESPONSE_HEAD_BYTES,
+      },
+      {
+        connected: () => ev.connected(cluster),
+        disconnected: () => ev.disconnected(cluster),
+        connectFailed: (timeout) => ev.connectFailed(cluster, timeout),
+      },
+    );
   }
 
   h2(cluster: string, hostKey: string, settings: PoolSettings): H2Upstream {
@@ -360,7 +350,7 @@ export class PoolManager {
       const ch = key.slice(0, key.lastIndexOf('|'));
       if (liveClusterHosts.has(ch)) continue;
       this.pools.delete(key);
-      if (e.h1) void e.h1.close().catch(() => undefined);
+      if (e.h1) void e.h1.close();
       e.h2?.close();
     }
   }
@@ -379,7 +369,7 @@ export class PoolManager {
     await Promise.all(
       all.map(async (e) => {
         e.h2?.close();
-        if (e.h1) await e.h1.close().catch(() => undefined);
+        if (e.h1) await e.h1.close();
       }),
     );
   }
@@ -390,7 +380,7 @@ export class PoolManager {
     await Promise.all(
       all.map(async (e) => {
         e.h2?.close();
-        if (e.h1) await e.h1.destroy().catch(() => undefined);
+        if (e.h1) await e.h1.destroy();
       }),
     );
   }
