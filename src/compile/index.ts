@@ -8,11 +8,12 @@
 import { deepFreeze } from '../core/freeze.js';
 import type { ConfigSet } from '../api/types.js';
 import type { Registry, Service } from '../registry/types.js';
-import { DEFAULT_COMPILE_OPTIONS, type CompileOptions, type Listener, type ProxyIdentity, type RouteTable, type Snapshot } from '../snapshot/types.js';
+import { DEFAULT_COMPILE_OPTIONS, type CompileOptions, type Listener, type ProxyIdentity, type RouteTable, type SidecarL4Service, type Snapshot } from '../snapshot/types.js';
 import { buildClusters } from './clusters.js';
 import { Notes, refOf } from './order.js';
 import { buildGatewayRoutes } from './routes-gateway.js';
 import { buildSidecarRouteTables } from './routes-sidecar.js';
+import { buildSidecarL4 } from './routes-sidecar-l4.js';
 import { buildProxyScope } from './scope.js';
 import { prepareVirtualServices } from './vs.js';
 
@@ -27,10 +28,12 @@ export function compileSnapshot(config: ConfigSet, registry: Registry, proxy: Pr
   let routeTables: Map<string, RouteTable>;
   let listeners: Listener[];
   let defaultPorts = new Map<string, number>();
+  let sidecarL4 = new Map<number, SidecarL4Service[]>();
   if (proxy.role === 'sidecar') {
     const r = buildSidecarRouteTables({ scope, virtualServices, proxy, opts: options, clusters, notes });
     routeTables = r.tables;
     defaultPorts = r.defaultPorts;
+    sidecarL4 = buildSidecarL4({ scope, virtualServices, proxy, opts: options });
     listeners = [{ name: 'virtualOutbound', port: 0, protocol: 'HTTP', servers: [], routeTable: null, tcpRoute: null }];
   } else {
     const services = new Map<string, Service>(scope.services.map((s) => [s.hostname, s]));
@@ -47,6 +50,7 @@ export function compileSnapshot(config: ConfigSet, registry: Registry, proxy: Pr
     clusters,
     outboundTrafficPolicy: scope.outboundTrafficPolicy,
     defaultPorts,
+    sidecarL4,
     sidecar: scope.sidecar ? refOf(scope.sidecar) : null,
     notes: notes.items,
   });

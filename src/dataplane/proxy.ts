@@ -5,6 +5,7 @@
  */
 import type { Snapshot } from '../snapshot/types.js';
 import { ClusterManager, type ClusterManagerOptions } from './cluster/manager.js';
+import { dnsEventLine } from './cluster/dns.js';
 import type { EjectionEvent } from './outlier/types.js';
 import type { ClusterStats } from '../observability/cluster-stats.js';
 import { HttpHandler } from './http/handler.js';
@@ -39,7 +40,7 @@ export interface ProxyOptions {
   bindAddress: string;
   /** Folder of Kubernetes-style TLS secrets for Gateway `credentialName` (`<name>/tls.crt`, `tls.key`, `ca.crt`). */
   credentialsDir?: string | null;
-  /** istio_tcp_* metrics for Gateway TCP connections. */
+  /** istio_tcp_* metrics for Gateway TCP connections and sidecar tunnels to a service. */
   tcp?: TcpObserver | null;
   snapshot: () => Snapshot;
   onComplete: (info: StreamInfo) => void;
@@ -53,6 +54,8 @@ export interface ProxyOptions {
   removeClusterStats?: (cluster: string) => void;
   /** Outlier-detection timers and clock (tests); default: Node's and performance.now(). */
   outlier?: Pick<ClusterManagerOptions, 'timers' | 'now'>;
+  /** DNS resolution of ServiceEntry endpoint names (tests: a fake lookup, a short refresh). */
+  dns?: ClusterManagerOptions['dns'];
 }
 
 export interface BoundListener {
@@ -77,6 +80,13 @@ export class Proxy {
       onOutlierEvent: (c, e, ep) => opts.log(outlierLine(c, e, ep)),
       timers: opts.outlier?.timers,
       now: opts.outlier?.now,
+      dns: {
+        onEvent: (e) => {
+          const line = dnsEventLine(e);
+          if (line !== null) opts.log(line);
+        },
+        ...opts.dns,
+      },
     });
     this.handler = new HttpHandler({
       role: opts.role,
@@ -94,6 +104,7 @@ export class Proxy {
       now: opts.now ?? Date.now,
       onComplete: opts.onComplete,
       connectTimeoutMs: 10_000,
+      tcp: opts.tcp ?? null,
     };
   }
 

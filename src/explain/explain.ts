@@ -3,9 +3,11 @@
  * proxy's own matcher (dataplane/router/match.ts) over a compiled snapshot, with tracing on,
  * so "explain says X" means "the proxy does X".
  */
-import type { Cluster, Route, RouteTable, Snapshot, VirtualHost, WeightedDestination } from '../snapshot/types.js';
+import type { Cluster, Route, RouteTable, Snapshot, VirtualHost } from '../snapshot/types.js';
 import { matchRoute, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo, type RouteTrace } from '../dataplane/router/match.js';
 import { redirectLocation, splitHostPort } from '../dataplane/router/redirect.js';
+import { describeDestination as destination, refName } from './common.js';
+import { explainTcp, explainTls } from './l4.js';
 
 export type ExplainResultKind = 'route' | 'redirect' | 'direct_response' | 'no_route' | 'passthrough' | 'blocked';
 
@@ -30,6 +32,10 @@ export interface ExplainDestination {
 }
 
 export interface ExplainTraceRow {
+  /** Which list of the VirtualService the rule is in (`http` when absent). */
+  section?: 'http' | 'tcp' | 'tls';
+  /** L4 default routes: the service they lead to. */
+  service?: string | null;
   virtualService: string | null;
   routeIndex: number | null;
   matchIndex: number | null;
@@ -46,12 +52,15 @@ export interface ExplainResult {
   reason: string;
   virtualService: string | null;
   routeIndex: number | null;
+  /** tcp:// and tls://: which list of the VirtualService `routeIndex` points into. */
+  section?: 'http' | 'tcp' | 'tls';
   routeName: string | null;
   destinations: ExplainDestination[];
   redirect: { status: number; location: string } | null;
   directResponse: { status: number; body: string | null } | null;
   policy: ExplainPolicy | null;
-  request: { method: string; scheme: string; host: string; port: number; path: string };
+  /** `sni`: tls:// only, the ClientHello server name explained (null = none sent). */
+  request: { method: string; scheme: string; host: string; port: number; path: string; sni?: string | null };
   proxy: { role: string; namespace: string; labels: Record<string, string>; sidecar: string | null; outboundTrafficPolicy: string };
   routeTable: string | null;
   virtualHost: string | null;
@@ -82,8 +91,7 @@ export function toRequestInfo(snap: Snapshot, req: ExplainRequest): RequestInfo 
     throw new Error(`invalid URL "${req.url}": use http://host[:port]/path?query`);
   }
   const scheme = u.protocol.replace(/:$/, '');
-  if (scheme === 'tls') throw new Error('tls:// requests are not supported by explain yet: TLS (SNI) routing is not implemented (planned with the Edge and L4 work)');
-  if (scheme !== 'http' && scheme !== 'https') throw new Error(`unsupported scheme "${scheme}": use http:// or https://`);
+  if (scheme !== 'http' && scheme !== 'https') throw new Error(`unsupported scheme "${scheme}": use http://, https://, tcp://host:port or tls://host:port`);
   const host = u.host; // keeps an explicit port
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
@@ -96,10 +104,10 @@ export function toRequestInfo(snap: Snapshot, req: ExplainRequest): RequestInfo 
   return { host: hostHeader, port, method: req.method.toUpperCase(), path: `${u.pathname}${u.search}`, scheme, headers };
 }
 
-const refName = (r: { namespace: string; name: string } | null): string | null => (r ? `${r.namespace}/${r.name}` : null);
 
 export function explain(snap: Snapshot, req: ExplainRequest): ExplainResult {
-  if (req.url.startsWith('tcp://')) return explainTcp(snap, req.url);
+  if (/^tcp:\/\//i.test(req.url)) return explainTcp(snap, req.url);
+  if (/^tls:\/\//i.test(req.url)) return explainTls(snap, req.url);
   const info = toRequestInfo(snap, req);
   const base: ExplainResult = {
     result: 'no_route',
@@ -210,31 +218,6 @@ function fromRoute(snap: Snapshot, base: ExplainResult, route: Route, info: Requ
   }
 }
 
-function destination(snap: Snapshot, d: WeightedDestination, total: number): ExplainDestination {
-  const c = snap.clusters.get(d.cluster);
-  const weight = total > 0 ? Math.round((d.weight / total) * 10000) / 100 : 100;
-  let note: string | null = null;
-  if (!c) note = d.subset ? `subset "${d.subset}" is not defined by any DestinationRule visible to this proxy` : `no service ${d.host} port ${d.port} in the registry`;
-  else if (c.resolution === 'NONE') note = 'resolution NONE: forwarded to the address the client asked for';
-  else if (c.lb.kind === 'PASSTHROUGH') note = 'load balancer PASSTHROUGH: forwarded to the address the client asked for';
-  else if (c.endpoints.length === 0)
-    note = c.subsetLabels ? `subset labels ${fmtLabels(c.subsetLabels)} select no endpoint` : 'the service has no endpoints';
-  return {
-    host: d.host,
-    port: d.port,
-    subset: d.subset,
-    weight,
-    cluster: d.cluster,
-    clusterFound: !!c,
-    endpoints: c ? c.endpoints.map((e) => `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`) : [],
-    note,
-  };
-}
-
-function fmtLabels(l: Readonly<Record<string, string>>): string {
-  return Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '{}';
-}
-
 function routePolicy(route: Route, c: Cluster | null): ExplainPolicy {
   const rt = route.retry;
   return {
@@ -259,63 +242,5 @@ function routePolicy(route: Route, c: Cluster | null): ExplainPolicy {
     outlierDetection: c ? c.outlier : null,
     tls: c ? c.tls : null,
     destinationRule: c ? refName(c.destinationRule) : null,
-  };
-}
-
-/**
- * `tcp://host:port`: a gateway uses the TCP route bound to that port; a sidecar tunnels
- * (CONNECT) to the registry service with that host and port, else passthrough or blocked.
- */
-function explainTcp(snap: Snapshot, url: string): ExplainResult {
-  const m = /^tcp:\/\/([^/?#]+)/.exec(url);
-  const [rawHost, port] = m ? splitHostPort(m[1]) : ['', null];
-  if (!rawHost || port === null) throw new Error(`invalid URL "${url}": use tcp://host:port`);
-  const host = rawHost.toLowerCase().replace(/\.$/, '');
-  const base: ExplainResult = {
-    result: 'no_route', status: null, responseFlag: null, reason: '', virtualService: null, routeIndex: null, routeName: null,
-    destinations: [], redirect: null, directResponse: null, policy: null,
-    request: { method: 'CONNECT', scheme: 'tcp', host, port, path: '' },
-    proxy: { role: snap.proxy.role, namespace: snap.proxy.namespace, labels: { ...snap.proxy.labels }, sidecar: refName(snap.sidecar), outboundTrafficPolicy: snap.outboundTrafficPolicy },
-    routeTable: null, virtualHost: null, trace: [],
-  };
-  if (snap.proxy.role === 'gateway') {
-    const l = snap.listeners.find((x) => x.port === port);
-    if (!l) return { ...base, reason: `the gateway has no listener on port ${port}: the connection would be refused` };
-    const r = l.tcpRoute;
-    if (!r) return { ...base, reason: `no VirtualService tcp route is bound to port ${port}: the connection would be closed` };
-    const first = snap.clusters.get(r.destinations[0].cluster) ?? null;
-    return {
-      ...base,
-      result: 'route',
-      virtualService: refName(r.virtualService),
-      routeIndex: r.ruleIndex,
-      reason: 'the bound tcp route forwards each connection to one of the destinations below',
-      destinations: r.destinations.map((d) => destination(snap, { ...d, headers: EMPTY_HEADERS, authority: null }, r.totalWeight)),
-      policy: first ? routePolicyForTcp(first) : null,
-    };
-  }
-  const c = snap.clusters.get(`outbound|${port}||${host}`);
-  if (c) {
-    return {
-      ...base,
-      result: 'route',
-      reason: `a CONNECT tunnel to ${host}:${port} goes to the service's endpoints`,
-      destinations: [destination(snap, { cluster: c.name, host, port, subset: null, weight: 1, headers: EMPTY_HEADERS, authority: null }, 1)],
-      policy: routePolicyForTcp(c),
-    };
-  }
-  return snap.outboundTrafficPolicy === 'REGISTRY_ONLY'
-    ? { ...base, result: 'blocked', status: 502, reason: `${host}:${port} is not in the registry and the outbound policy is REGISTRY_ONLY` }
-    : { ...base, result: 'passthrough', reason: `${host}:${port} is not in the registry: tunnelled to the requested address (ALLOW_ANY)` };
-}
-
-const NO_OPS = { set: [], add: [], remove: [] };
-const EMPTY_HEADERS = { request: NO_OPS, response: NO_OPS };
-
-function routePolicyForTcp(c: Cluster): ExplainPolicy {
-  return {
-    timeoutMs: null, retries: null, fault: null, mirror: null, rewrite: null, cors: false,
-    loadBalancer: c.lb.kind, consistentHash: c.lb.hash, connectionPool: c.connectionPool, outlierDetection: c.outlier, tls: c.tls,
-    destinationRule: refName(c.destinationRule),
   };
 }

@@ -8,7 +8,7 @@ export function formatExplain(r: ExplainResult): string {
   const L: string[] = [];
   const q = r.request;
   const labels = Object.entries(r.proxy.labels).map(([k, v]) => `${k}=${v}`).join(',');
-  L.push(`Request:  ${q.method} ${q.scheme}://${q.host}${q.path}  (port ${q.port})`);
+  L.push(`Request:  ${q.method} ${q.scheme}://${q.host}${q.path}  (port ${q.port})${q.sni !== undefined ? `  SNI ${q.sni === null ? '(none)' : q.sni}` : ''}`);
   L.push(
     `Proxy:    ${r.proxy.role} in namespace ${r.proxy.namespace}${labels ? ` with labels ${labels}` : ''}` +
       (r.proxy.role === 'sidecar' ? `; Sidecar ${r.proxy.sidecar ?? '(none: imports */*)'}; outbound policy ${r.proxy.outboundTrafficPolicy}` : ''),
@@ -17,7 +17,9 @@ export function formatExplain(r: ExplainResult): string {
   if (r.trace.length) {
     L.push('Rules, in evaluation order:');
     for (const t of r.trace) {
-      const where = t.virtualService ? `${t.virtualService} http[${t.routeIndex}]${t.matchIndex !== null ? ` match[${t.matchIndex}]` : ''}` : 'default route';
+      const where = t.virtualService
+        ? `${t.virtualService} ${t.section ?? 'http'}[${t.routeIndex}]${t.matchIndex !== null ? ` match[${t.matchIndex}]` : ''}${t.service ? ` (service ${t.service})` : ''}`
+        : `default route${t.service ? ` of ${t.service}` : ''}`;
       const name = t.routeName ? ` "${t.routeName}"` : '';
       L.push(`  ${t.matched ? '✓ matched' : '✗ skipped'}  ${where}${name}`);
       for (const f of t.failures) L.push(`               - ${f}`);
@@ -26,7 +28,8 @@ export function formatExplain(r: ExplainResult): string {
   L.push('');
   const status = r.status !== null ? ` ${r.status}` : '';
   const flag = r.responseFlag ? ` (flag ${r.responseFlag})` : '';
-  L.push(`Result:   ${r.result}${status}${flag}${r.virtualService ? ` by VirtualService ${r.virtualService}${r.routeIndex !== null ? ` http[${r.routeIndex}]` : ''}` : ''}${r.routeName ? ` route "${r.routeName}"` : ''}`);
+  const section = r.section ?? 'http';
+  L.push(`Result:   ${r.result}${status}${flag}${r.virtualService ? ` by VirtualService ${r.virtualService}${r.routeIndex !== null ? ` ${section}[${r.routeIndex}]` : ''}` : ''}${r.routeName ? ` route "${r.routeName}"` : ''}`);
   L.push(`          ${r.reason}`);
   if (r.redirect) L.push(`          Location: ${r.redirect.location}`);
   if (r.directResponse) L.push(`          body: ${r.directResponse.body === null ? '(empty)' : JSON.stringify(r.directResponse.body)}`);
@@ -37,7 +40,7 @@ export function formatExplain(r: ExplainResult): string {
       L.push(`        endpoints: ${d.endpoints.length ? d.endpoints.join(', ') : '(none)'}${d.note ? `  — ${d.note}` : ''}`);
     }
   }
-  if (r.policy) L.push(...formatPolicy(r.policy, r.request.scheme === 'tcp'));
+  if (r.policy) L.push(...formatPolicy(r.policy, r.request.scheme === 'tcp' || r.request.scheme === 'tls'));
   return L.join('\n');
 }
 

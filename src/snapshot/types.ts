@@ -359,6 +359,48 @@ export interface TcpRoute {
   totalWeight: number;
 }
 
+/**
+ * Sidecar outbound L4 routing for one service port that is not HTTP: `tcp` (TCP, MONGO,
+ * REDIS, MYSQL) or `tls` (TLS, HTTPS: unterminated, routed by the ClientHello's SNI).
+ * Built by compile/routes-sidecar-l4.ts; used by CONNECT tunnels and `explain tcp:// tls://`.
+ */
+export interface SidecarL4Service {
+  /** Service FQDN (may be a wildcard such as `*.example.com`). */
+  host: string;
+  port: number;
+  kind: 'tcp' | 'tls';
+  /** Names a client may dial it by (serviceDomains: FQDN, short forms, VIPs), lower-case. */
+  domains: readonly string[];
+  /** ServiceEntry `addresses` (VIPs and CIDRs): destination IPs that select this service. */
+  addresses: readonly string[];
+  /**
+   * VirtualService `tcp`/`tls` routes for this service, in evaluation order (first match
+   * wins); config-time conditions (port, sourceLabels, sourceNamespace, gateways) applied.
+   */
+  routes: readonly SidecarL4Route[];
+  /**
+   * When no route matches: the service's own cluster (`tcp` always; `tls` only when no
+   * VirtualService `tls` route applies, as Istio), else null = the outbound traffic policy.
+   */
+  fallback: SidecarL4Route | null;
+}
+
+/** One VirtualService `tcp`/`tls` match block compiled for the sidecar (or a default route). */
+export interface SidecarL4Route {
+  /** null for a service's default route. */
+  virtualService: ConfigRef | null;
+  /** Index into `spec.tcp` / `spec.tls`. */
+  ruleIndex: number | null;
+  /** Index into the rule's `match` list (null when the rule had none). */
+  matchIndex: number | null;
+  /** SNI patterns (lower-case; `*.x` and `*` allowed); empty = any (or no) SNI. */
+  sniHosts: readonly string[];
+  /** Destination IP must be in one of these CIDRs / addresses; empty = any. */
+  destinationSubnets: readonly string[];
+  destinations: TcpRoute['destinations'];
+  totalWeight: number;
+}
+
 /** A Gateway server's TLS settings (file paths only; key material is read by the listener). */
 export interface ServerTls {
   mode: string;
@@ -386,6 +428,11 @@ export interface Snapshot {
    * HTTP port if it has exactly one, else 80). Keys: every vhost domain form.
    */
   readonly defaultPorts: ReadonlyMap<string, number>;
+  /**
+   * Sidecar: L4 (TCP/TLS) routing per non-HTTP service port, keyed by port number; absent
+   * or empty on gateways.
+   */
+  readonly sidecarL4?: ReadonlyMap<number, readonly SidecarL4Service[]>;
   /** The Sidecar resource in effect, if any. */
   readonly sidecar: ConfigRef | null;
   /** Notes from compilation (dropped duplicate VirtualServices, missing delegates...). */

@@ -1,10 +1,13 @@
-/** CONNECT on the sidecar listener (HTTPS_PROXY clients): service endpoints, passthrough, REGISTRY_ONLY. */
+/** CONNECT on the sidecar listener (HTTPS_PROXY clients): service endpoints, passthrough, REGISTRY_ONLY, TCP metrics. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { compile, startProxy, type RunningProxy } from '../support/mesh.js';
+import { ClusterManager } from '../../src/dataplane/cluster/manager.js';
+import { handleConnect, type ConnectDeps } from '../../src/dataplane/http/connect.js';
 
 let echo: net.Server;
 let echoPort = 0;
@@ -42,7 +45,7 @@ spec:
 }
 
 /** Opens a CONNECT tunnel through the proxy and exchanges one message. */
-function tunnel(p: RunningProxy, authority: string): Promise<{ status: number; reply: string }> {
+function tunnel(p: Pick<RunningProxy, 'port'>, authority: string): Promise<{ status: number; reply: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: p.port, method: 'CONNECT', path: authority, agent: false, timeout: 5000 });
     req.on('connect', (res, socket) => {
@@ -94,5 +97,36 @@ test('CONNECT to an unknown host: ALLOW_ANY passes through; REGISTRY_ONLY answer
     assert.equal(accepted, before, 'no connection reached the upstream');
   } finally {
     await deny.close();
+  }
+});
+
+test('a tunnel to a service endpoint is reported to the TCP observer (istio_tcp_*) with its byte counts', async () => {
+  const snap = compile(config('REGISTRY_ONLY'), { role: 'sidecar', namespace: 'default', labels: {} });
+  const clusters = new ClusterManager();
+  const events: string[] = [];
+  const deps: ConnectDeps = {
+    snapshot: () => snap,
+    clusters,
+    rnd: Math.random,
+    now: Date.now,
+    onComplete: () => undefined,
+    connectTimeoutMs: 2000,
+    tcp: {
+      opened: (d) => events.push(`open ${d.service}`),
+      closed: (d, sent, received, flags) => events.push(`close ${d.service} sent=${sent} received=${received} flags=${flags}`),
+    },
+  };
+  const front = http.createServer();
+  front.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleConnect(deps, req, socket, head));
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+  try {
+    const r = await tunnel({ port: (front.address() as AddressInfo).port }, 'tunnel.example.com:7000');
+    assert.deepEqual(r, { status: 200, reply: 'echo:ping' });
+    const deadline = Date.now() + 3000;
+    while (events.length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(events, ['open tunnel.example.com', 'close tunnel.example.com sent=9 received=4 flags=0']);
+  } finally {
+    await new Promise<void>((r) => front.close(() => r()));
+    await clusters.destroy();
   }
 });

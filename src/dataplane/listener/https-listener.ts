@@ -2,13 +2,16 @@
  * A TLS-terminating Gateway listener (servers with `tls.mode` SIMPLE, MUTUAL or
  * OPTIONAL_MUTUAL on one port): the certificate is chosen by SNI among the servers' hosts,
  * ALPN offers h2 and http/1.1, and decrypted connections go to the same HTTP/1.1 and HTTP/2
- * servers as plain ones. Client certificates: MUTUAL requires one signed by the server's
+ * servers as plain ones. `minProtocolVersion` (default TLS 1.2), `maxProtocolVersion` and
+ * `cipherSuites` apply per server, also when servers on one port differ in them. Client certificates: MUTUAL requires one signed by the server's
  * `caCertificates`; OPTIONAL_MUTUAL asks but admits clients without one.
  */
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import type { ServerTls } from '../../snapshot/types.js';
+import { readSni } from './sni.js';
 
 export interface TlsServerEntry {
   hosts: readonly string[];
@@ -63,8 +66,20 @@ function optionsFor(t: ServerTls, files: { cert: string; key: string; ca: string
     // Istio's default minimum is TLS 1.2.
     minVersion: VERSIONS[t.minProtocolVersion ?? ''] ?? 'TLSv1.2',
     ...(VERSIONS[t.maxProtocolVersion ?? ''] ? { maxVersion: VERSIONS[t.maxProtocolVersion ?? ''] } : {}),
-    ...(t.cipherSuites.length ? { ciphers: t.cipherSuites.join(':') } : {}),
+    ...cipherOptions(t),
   };
+}
+
+/**
+ * `cipherSuites` as an OpenSSL list (TLS 1.2 and below; TLS 1.3 suites are not configurable, as
+ * in Envoy). OpenSSL 3 refuses TLS 1.0/1.1 at its default security level: when the minimum is
+ * set below 1.2 the level is lowered so those clients are actually served, as Envoy serves them.
+ */
+function cipherOptions(t: ServerTls): Pick<tls.SecureContextOptions, 'ciphers'> {
+  const old = t.minProtocolVersion === 'TLSV1_0' || t.minProtocolVersion === 'TLSV1_1';
+  const list = t.cipherSuites.length ? t.cipherSuites.join(':') : old ? tls.DEFAULT_CIPHERS : null;
+  if (list === null) return {};
+  return { ciphers: old ? `${list}:@SECLEVEL=0` : list };
 }
 
 /** Envoy's server-name precedence: exact, then longest `*.suffix`, then `*`. */
@@ -78,16 +93,27 @@ function rank(pattern: string, host: string): number {
   return -1;
 }
 
+/** Handshake settings that a certificate swap by SNI cannot change (OpenSSL fixes them first). */
+function handshakeKey(c: Compiled): string {
+  const o = c.options;
+  return JSON.stringify([o.minVersion, o.maxVersion ?? null, o.ciphers ?? null, c.mode === 'MUTUAL' || c.mode === 'OPTIONAL_MUTUAL']);
+}
+
 /**
  * Builds the TLS server. Files are read here: a missing or bad certificate throws, and the
  * caller reports it (the listener is not served) instead of crashing.
+ *
+ * The SNI callback can swap certificates but not protocol versions, cipher suites or the
+ * client-certificate request: OpenSSL settles those before it. When the servers on a port
+ * differ in them, the ClientHello's SNI is read first (as Envoy's tls_inspector picks a filter
+ * chain) and the connection handed to a TLS server with that server's settings.
  */
 export function createTlsServer(
   entries: readonly TlsServerEntry[],
   onSecure: (socket: tls.TLSSocket) => void,
   credentialsDir: string | null = null,
   hooks: TlsServerHooks = {},
-): tls.Server {
+): net.Server {
   const files = entries.map((e) => filesFor(e.tls, credentialsDir));
   const build = (): Compiled[] =>
     entries.map((e, i) => {
@@ -95,59 +121,107 @@ export function createTlsServer(
       return { hosts: e.hosts, mode: e.tls.mode, options, context: tls.createSecureContext(options) };
     });
   let compiled = build();
-  const pick = (servername: string | undefined): Compiled => {
+  /** Index of the server a server name selects (no match: the first server). */
+  const pickIndex = (servername: string | undefined): number => {
     const name = (servername ?? '').toLowerCase();
-    let best = compiled[0];
+    let best = 0;
     let bestRank = -1;
-    for (const c of compiled) for (const h of c.hosts) {
-      const r = rank(h, name);
-      if (r > bestRank) {
-        bestRank = r;
-        best = c;
+    compiled.forEach((c, i) => {
+      for (const h of c.hosts) {
+        const r = rank(h, name);
+        if (r > bestRank) {
+          bestRank = r;
+          best = i;
+        }
       }
-    }
+    });
     return best;
   };
-  const wantsClientCert = compiled.some((c) => c.mode === 'MUTUAL' || c.mode === 'OPTIONAL_MUTUAL');
-  const server = tls.createServer({
-    SNICallback: (name, cb) => cb(null, pick(name).context),
-    // The default context (clients without SNI) is the first server's.
-    ...compiled[0].options,
-    ALPNProtocols: ['h2', 'http/1.1'],
-    requestCert: wantsClientCert,
-    // Enforced per server after the handshake (MUTUAL vs OPTIONAL_MUTUAL on one port).
-    rejectUnauthorized: false,
+  const pick = (servername: string | undefined): Compiled => compiled[pickIndex(servername)];
+  // Servers with the same handshake settings share one tls.Server (the key is fixed by config).
+  const keys = compiled.map(handshakeKey);
+  const groupKeys = [...new Set(keys)];
+  const makeServer = (members: readonly number[]): tls.Server => {
+    const first = members[0];
+    const server = tls.createServer({
+      SNICallback: (name, cb) => cb(null, pick(name).context),
+      // The default context (clients without SNI) is the group's first server's.
+      ...compiled[first].options,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      requestCert: members.some((i) => compiled[i].mode === 'MUTUAL' || compiled[i].mode === 'OPTIONAL_MUTUAL'),
+      // Enforced per server after the handshake (MUTUAL vs OPTIONAL_MUTUAL on one port).
+      rejectUnauthorized: false,
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      socket.on('error', () => socket.destroy());
+      const chosen = pick((socket as tls.TLSSocket & { servername?: string }).servername || undefined);
+      if (chosen.mode === 'MUTUAL' && !socket.authorized) {
+        socket.destroy();
+        return;
+      }
+      onSecure(socket);
+    });
+    server.on('tlsClientError', (_e, socket) => socket.destroy());
+    server.on('error', () => undefined);
+    return server;
+  };
+  const groups = groupKeys.map((k) => {
+    const members = keys.flatMap((x, i) => (x === k ? [i] : []));
+    return { members, server: makeServer(members) };
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
-    socket.on('error', () => socket.destroy());
-    const chosen = pick((socket as tls.TLSSocket & { servername?: string }).servername || undefined);
-    if (chosen.mode === 'MUTUAL' && !socket.authorized) {
-      socket.destroy();
-      return;
-    }
-    onSecure(socket);
-  });
-  server.on('tlsClientError', (_e, socket) => socket.destroy());
-  server.on('error', () => undefined);
-  watchCertificates(server, files, () => {
+  const groupOf = (i: number): tls.Server => groups.find((g) => g.members.includes(i))!.server;
+  const outer = groups.length === 1 ? groups[0].server : dispatchBySni((name) => groupOf(pickIndex(name ?? undefined)));
+  watchCertificates(outer, files, () => {
     // New handshakes use the new certificates; established connections are not touched.
     try {
       const next = build();
       compiled = next;
-      server.setSecureContext(next[0].options);
+      for (const g of groups) g.server.setSecureContext(next[g.members[0]].options);
       hooks.onReload?.();
     } catch (e) {
       hooks.onReloadError?.(e as Error);
     }
   });
-  return server;
+  return outer;
+}
+
+/** The longest ClientHello read before choosing anyway, and how long a client may take to send it. */
+const MAX_HELLO_BYTES = 16 * 1024;
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * A plain listener that reads the ClientHello's SNI without consuming it, then hands the
+ * connection (bytes pushed back) to the TLS server `route` chooses. Non-TLS bytes go to the
+ * server for no name, whose handshake then fails.
+ */
+function dispatchBySni(route: (sni: string | null) => tls.Server): net.Server {
+  const outer = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('error', () => socket.destroy());
+    let buf: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      const r = readSni(buf);
+      if (r.kind === 'need-more' && buf.length < MAX_HELLO_BYTES) return;
+      socket.removeListener('data', onData);
+      clearTimeout(timer);
+      socket.pause();
+      socket.unshift(buf);
+      // The TLS socket feeds itself the bytes still buffered in `socket` first.
+      route(r.kind === 'sni' ? r.name : null).emit('connection', socket);
+    };
+    socket.on('data', onData);
+    socket.once('close', () => clearTimeout(timer));
+  });
+  outer.on('error', () => undefined);
+  return outer;
 }
 
 /**
  * Re-reads certificates when their files change: watches each file's folder (editors and
  * Kubernetes replace files by rename / symlink swap), debounced; stops with the server.
  */
-function watchCertificates(server: tls.Server, files: ReadonlyArray<{ cert: string; key: string; ca: string | null }>, reload: () => void): void {
+function watchCertificates(server: net.Server, files: ReadonlyArray<{ cert: string; key: string; ca: string | null }>, reload: () => void): void {
   const dirs = new Set<string>();
   for (const f of files) for (const p of [f.cert, f.key, f.ca]) if (p) dirs.add(dirname(p));
   let timer: NodeJS.Timeout | null = null;

@@ -1,7 +1,10 @@
 /**
  * The server name (SNI) of a TLS ClientHello, read from the first bytes of a connection
- * without terminating TLS (for Gateway PASSTHROUGH servers). Pure; bounds-checked.
+ * without terminating TLS (Gateway PASSTHROUGH servers, TLS inside sidecar CONNECT tunnels),
+ * and the runtime match of L4 routes on it (`sniHosts`, `destinationSubnets`). Pure;
+ * bounds-checked.
  */
+import { ipInCidr } from '../../core/net.js';
 
 export type SniResult =
   | { kind: 'need-more' }
@@ -47,4 +50,67 @@ export function sniCovers(pattern: string, name: string): boolean {
   if (pattern === '*' || pattern === name) return true;
   if (pattern.startsWith('*.')) return name.length > pattern.length - 1 && name.endsWith(pattern.slice(1));
   return false;
+}
+
+/** What an L4 route is matched on: the ClientHello's SNI and the destination address. */
+export interface L4Connection {
+  /** Lower-case server name; null when the bytes are not TLS or the client sent none. */
+  sni: string | null;
+  /** The destination IP (the address dialled or the service VIP), null when unknown. */
+  destinationIp: string | null;
+}
+
+/** The runtime conditions of an L4 route (VirtualService `tls`/`tcp` match). */
+export interface L4Conditions {
+  /** Empty = any (or no) SNI. */
+  readonly sniHosts: readonly string[];
+  /** Empty = any destination. */
+  readonly destinationSubnets?: readonly string[];
+}
+
+/** One evaluated L4 route, for explain. */
+export interface L4TraceRow<R> {
+  route: R;
+  matched: boolean;
+  failures: string[];
+}
+
+/** Do the route's runtime conditions hold? Failed conditions are appended to `failures`. */
+export function l4RouteMatches(r: L4Conditions, c: L4Connection, failures?: string[]): boolean {
+  let ok = true;
+  if (r.sniHosts.length > 0) {
+    if (c.sni === null) {
+      ok = false;
+      failures?.push(`sniHosts [${r.sniHosts.join(', ')}]: the connection carries no SNI (not TLS, or no server name sent)`);
+    } else if (!r.sniHosts.some((h) => sniCovers(h, c.sni as string))) {
+      ok = false;
+      failures?.push(`sniHosts [${r.sniHosts.join(', ')}] do not cover SNI "${c.sni}"`);
+    }
+  }
+  const subnets = r.destinationSubnets ?? [];
+  if (subnets.length > 0) {
+    const ip = c.destinationIp;
+    if (ip === null) {
+      ok = false;
+      failures?.push(`destinationSubnets [${subnets.join(', ')}]: the destination is not an IP address`);
+    } else if (!subnets.some((s) => ipInCidr(ip, s))) {
+      ok = false;
+      failures?.push(`destination ${ip} is not in destinationSubnets [${subnets.join(', ')}]`);
+    }
+  }
+  return ok;
+}
+
+/**
+ * The first route whose runtime conditions hold (VirtualService `tls`/`tcp` rules are ordered;
+ * the first match wins). With `trace`, every route up to and including the match is recorded.
+ */
+export function firstL4Match<R extends L4Conditions>(routes: readonly R[], c: L4Connection, trace?: Array<L4TraceRow<R>>): R | null {
+  for (const r of routes) {
+    const failures: string[] | undefined = trace ? [] : undefined;
+    const matched = l4RouteMatches(r, c, failures);
+    trace?.push({ route: r, matched, failures: failures ?? [] });
+    if (matched) return r;
+  }
+  return null;
 }

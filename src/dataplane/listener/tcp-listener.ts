@@ -1,13 +1,17 @@
 /**
- * A Gateway TCP server port (VirtualService `tcp` routes): each connection is sent, whole,
- * to one weighted destination's endpoint through the cluster's load balancer, bytes piped
- * both ways with backpressure; istio_tcp_* metrics are recorded. No route: the connection
- * is closed (Envoy's BlackHole).
+ * A Gateway TCP server port (VirtualService `tcp` routes; TLS PASSTHROUGH `tls` routes by the
+ * ClientHello's SNI): each connection is sent, whole, to one weighted destination's endpoint
+ * through the cluster's load balancer, bytes piped both ways with backpressure; istio_tcp_*
+ * metrics are recorded. No route: the connection is closed (Envoy's BlackHole).
+ *
+ * The weighted pick, upstream resolution and piping are exported for the sidecar's CONNECT
+ * tunnels (http/connect.ts), which route the same way.
  */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Snapshot, TcpRoute, TlsRoute } from '../../snapshot/types.js';
-import { readSni, sniCovers } from './sni.js';
-import type { ClusterManager } from '../cluster/manager.js';
+import { firstL4Match, readSni } from './sni.js';
+import type { ClusterManager, ClusterRuntime } from '../cluster/manager.js';
 import type { HostRuntime } from '../cluster/host.js';
 import type { DestinationLabels } from '../../observability/identity.js';
 import { Flag } from '../../observability/flags.js';
@@ -62,7 +66,7 @@ export class TcpListener {
       clearTimeout(timer);
       client.pause();
       const name = r.kind === 'sni' ? r.name : null;
-      const route = name === null ? null : routes.find((x) => x.sniHosts.some((h) => sniCovers(h, name)));
+      const route = name === null ? null : firstL4Match(routes, { sni: name, destinationIp: null });
       if (!route) return void client.destroy();
       this.forward(client, route, buf);
     };
@@ -70,58 +74,21 @@ export class TcpListener {
   }
 
   private forward(client: net.Socket, route: TcpRoute, head: Buffer | null): void {
-    let pick = route.destinations[0];
-    if (route.destinations.length > 1) {
-      const target = this.deps.rnd() * route.totalWeight;
-      let acc = 0;
-      for (const d of route.destinations) {
-        acc += d.weight;
-        if (target < acc) {
-          pick = d;
-          break;
-        }
-      }
-    }
-    const rt = this.deps.clusters.get(pick.cluster);
-    const host = rt ? (rt.picker.pick({ rnd: this.deps.rnd }) as HostRuntime | null) : null;
-    if (!rt || !host) return void client.destroy();
+    const up = resolveL4Upstream(route, this.deps.clusters, this.deps.rnd);
+    // A gateway has no original destination to pass through to: PASSTHROUGH clusters close too.
+    if (up.kind !== 'endpoint') return void client.destroy();
+    const { rt, host } = up;
     const dest = host.destination(rt.config.host, rt.config.namespace);
     host.state.active++;
-    const upstream = net.connect({ host: host.address, port: host.port, noDelay: true });
-    const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), rt.config.connectionPool.connectTimeoutMs);
-    let sent = 0;
-    let received = 0;
-    let connected = false;
     this.deps.observer?.opened(dest);
-    // Hold the client's bytes until the upstream is connected (a 'data' listener would drop them).
-    client.pause();
-    upstream.once('connect', () => {
-      connected = true;
-      clearTimeout(timer);
-      if (head) upstream.write(head);
-      client.on('data', (c: Buffer) => (received += c.length));
-      upstream.on('data', (c: Buffer) => (sent += c.length));
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    upstream.on('error', () => client.destroy());
-    let closed = false;
-    const finish = (): void => {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      host.state.active--;
-      host.state.total++;
-      this.deps.observer?.closed(dest, sent, received, connected ? 0 : Flag.UF);
-    };
-    upstream.on('close', () => {
-      finish();
-      if (connected) client.end();
-      else client.destroy();
-    });
-    client.on('close', () => {
-      upstream.destroy();
-      finish();
+    pipeL4(client, { host: host.address, port: host.port, connectTimeoutMs: rt.config.connectionPool.connectTimeoutMs }, head, {
+      connected: () => undefined,
+      failed: () => client.destroy(),
+      closed: (sent, received, connected) => {
+        host.state.active--;
+        host.state.total++;
+        this.deps.observer?.closed(dest, sent, received, connected ? 0 : Flag.UF);
+      },
     });
   }
 
@@ -145,4 +112,89 @@ export class TcpListener {
     this.server.close();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** The weighted destination for one connection (`rnd` in [0, 1)). */
+export function pickL4Destination<D extends { weight: number }>(dests: readonly D[], totalWeight: number, rnd: () => number): D {
+  if (dests.length === 1) return dests[0];
+  const target = rnd() * totalWeight;
+  let acc = 0;
+  for (const d of dests) {
+    acc += d.weight;
+    if (target < acc) return d;
+  }
+  return dests[dests.length - 1];
+}
+
+/** Where one L4 connection goes after the weighted pick and the cluster's load balancer. */
+export type L4Upstream =
+  | { kind: 'endpoint'; cluster: string; rt: ClusterRuntime; host: HostRuntime }
+  /** PASSTHROUGH load balancer or `resolution: NONE`: dial the address the client asked for. */
+  | { kind: 'original'; cluster: string; rt: ClusterRuntime }
+  /** The cluster does not exist (a subset no DestinationRule defines): Envoy's NC. */
+  | { kind: 'no_cluster'; cluster: string }
+  /** The cluster has no healthy endpoint: Envoy's UH. */
+  | { kind: 'no_healthy_upstream'; cluster: string; rt: ClusterRuntime };
+
+/** Picks a weighted destination of an L4 route, then an endpoint of its cluster. */
+export function resolveL4Upstream(route: Pick<TcpRoute, 'destinations' | 'totalWeight'>, clusters: ClusterManager, rnd: () => number): L4Upstream {
+  const d = pickL4Destination(route.destinations, route.totalWeight, rnd);
+  const rt = clusters.get(d.cluster);
+  if (!rt) return { kind: 'no_cluster', cluster: d.cluster };
+  if (rt.config.resolution === 'NONE' || rt.config.lb.kind === 'PASSTHROUGH') return { kind: 'original', cluster: d.cluster, rt };
+  const host = rt.picker.pick({ rnd }) as HostRuntime | null;
+  return host ? { kind: 'endpoint', cluster: d.cluster, rt, host } : { kind: 'no_healthy_upstream', cluster: d.cluster, rt };
+}
+
+export interface PipeHooks {
+  /** The upstream connection is up; called before `head` is written and the pipes start. */
+  connected(): void;
+  /** The upstream connection could not be made (refused, timeout); the client is untouched. */
+  failed(err: Error): void;
+  /** Once, when either side is gone: bytes upstream->client (`sent`) and client->upstream. */
+  closed(sent: number, received: number, connected: boolean): void;
+}
+
+/**
+ * Dials `target` and, once connected, pipes the client both ways with backpressure (`head`:
+ * bytes already read from the client, written first). The client is paused until then so no
+ * byte is lost; either side closing ends the other.
+ */
+export function pipeL4(client: Duplex, target: { host: string; port: number; connectTimeoutMs: number }, head: Buffer | null, hooks: PipeHooks): void {
+  const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
+  const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), target.connectTimeoutMs);
+  let sent = 0;
+  let received = 0;
+  let connected = false;
+  let closed = false;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(timer);
+    hooks.closed(sent, received, connected);
+  };
+  client.pause();
+  upstream.once('connect', () => {
+    connected = true;
+    clearTimeout(timer);
+    hooks.connected();
+    if (head && head.length > 0) upstream.write(head);
+    client.on('data', (c: Buffer) => (received += c.length));
+    upstream.on('data', (c: Buffer) => (sent += c.length));
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  upstream.on('error', (e) => {
+    clearTimeout(timer);
+    if (!connected) hooks.failed(e);
+    else client.destroy();
+  });
+  upstream.on('close', () => {
+    if (connected) client.end();
+    finish();
+  });
+  client.on('close', () => {
+    upstream.destroy();
+    finish();
+  });
 }
