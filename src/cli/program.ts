@@ -6,6 +6,7 @@ import { runValidate } from './validate.js';
 import { runAnalyze } from './analyze.js';
 import { runExplain } from './explain.js';
 import { runRun, type RunFlags } from './run.js';
+import { DEMO_DEFAULTS, runDemo, type DemoFlags } from './demo.js';
 import type { Output } from './output.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -93,10 +94,34 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
       .option('--log-format <format>', 'access log format on stdout: text (Istio default) or json', 'text')
       .option('--no-access-log', 'do not write the access log')
       .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests may take to finish', '30')
-      .option('--credentials-dir <dir>', 'Gateway tls.credentialName secrets, mounted as Kubernetes would: <dir>/<name>/tls.crt, tls.key, ca.crt'),
+      .option('--credentials-dir <dir>', 'Gateway tls.credentialName secrets, mounted as Kubernetes would: <dir>/<name>/tls.crt, tls.key, ca.crt')
+      .option('--max-request-headers-kb <n>', 'request header bytes allowed, in KiB; more get 431 (Envoy max_request_headers_kb)', '60')
+      .option('--max-headers-count <n>', 'request headers allowed; more get 431 (Envoy max_headers_count)', '100')
+      .option('--request-headers-timeout <seconds>', 'time a client has to send the request headers (0 = off)', '60')
+      .option('--request-timeout <seconds>', 'time an HTTP/1 client has to send the whole request, body included (0 = off)', '300')
+      .option('--idle-timeout <seconds>', 'an idle keep-alive connection is closed after this (0 = off)', '60')
+      .option('--stream-idle-timeout <seconds>', 'a connection with no bytes moving either way is closed after this (0 = off)', '300')
+      .option('--max-connections <n>', 'downstream connections per listener and process; more are closed at once (0 = no limit)', '0')
+      .option('--max-concurrent-streams <n>', 'HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS', '100')
+      .option('--num-trusted-proxies <n>', 'gateway: proxies in front whose x-forwarded-for/-proto entries are trusted (Istio numTrustedProxies)', '0')
+      .option('--path-normalization <mode>', 'NONE, BASE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES (Istio meshConfig.pathNormalization)', 'BASE'),
   ).action(async (o: RunFlags) => {
     setExit(await runRun({ ...o, domain: normaliseDomain(o.domain) }, out));
   });
+
+  program
+    .command('demo')
+    .description('start a demo mesh (Bookinfo: 7 services, 6 sidecars, an ingress gateway) from examples/bookinfo, print the commands that show each feature, run until Ctrl-C')
+    .option('--gateway-port <port>', 'ingress gateway port (0 = a free port)', DEMO_DEFAULTS.gatewayPort)
+    .option('--admin-port <port>', 'admin endpoint and dashboard (/ui) for the whole mesh (0 = a free port)', DEMO_DEFAULTS.adminPort)
+    .option('--sidecar-ports <first>', 'first of 6 consecutive sidecar ports (0 = free ports)', DEMO_DEFAULTS.sidecarPorts)
+    .option('--service-ports <first>', 'first of 7 consecutive application ports (0 = free ports)', DEMO_DEFAULTS.servicePorts)
+    .option('--workdir <dir>', 'where the working copy of the config and the access log go (default: a temp folder, removed on exit)')
+    .option('--drain-timeout <seconds>', 'on Ctrl-C, how long in-flight requests may take to finish', DEMO_DEFAULTS.drainTimeout)
+    .option('--load <rps>', 'background requests per second to /productpage, so the dashboard shows traffic (0 = none)', DEMO_DEFAULTS.load)
+    .action(async (o: DemoFlags) => {
+      setExit(await runDemo(o, out));
+    });
 
   return program;
 }

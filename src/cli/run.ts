@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ProxyRuntime, type RunOptions } from '../runtime/proxy-runtime.js';
 import { runPrimary } from '../runtime/multi.js';
 import { UsageError, parseLabels, parsePort } from './args.js';
+import { PATH_NORMALIZATIONS, type PathNormalization } from '../dataplane/http/normalize.js';
 import type { Output } from './output.js';
 
 export interface RunFlags {
@@ -20,6 +21,59 @@ export interface RunFlags {
   accessLog: boolean;
   drainTimeout: string;
   credentialsDir?: string;
+  /** Downstream limits (docs/security.md); absent = the default. */
+  maxRequestHeadersKb?: string;
+  maxHeadersCount?: string;
+  requestHeadersTimeout?: string;
+  requestTimeout?: string;
+  idleTimeout?: string;
+  streamIdleTimeout?: string;
+  maxConnections?: string;
+  maxConcurrentStreams?: string;
+  numTrustedProxies?: string;
+  pathNormalization?: string;
+}
+
+/** A whole number in [min, max] from a flag, or undefined when the flag is absent. */
+function intFlag(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, not "${v}"`);
+  return n;
+}
+
+/** Seconds (fractions allowed, 0 = off) from a flag, as ms; undefined when absent. */
+function secondsFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400 * 365) throw new UsageError(`${flag} must be a number of seconds (0 turns it off), not "${v}"`);
+  return Math.round(n * 1000);
+}
+
+/** The limit flags that were given (ProxyRuntime fills in the defaults for the others). */
+function limitOptions(f: RunFlags): Pick<RunOptions, 'limits' | 'pathNormalization' | 'numTrustedProxies'> {
+  const limits: NonNullable<RunOptions['limits']> = {};
+  const set = <K extends keyof typeof limits>(k: K, v: (typeof limits)[K] | undefined): void => {
+    if (v !== undefined) limits[k] = v;
+  };
+  const kb = intFlag(f.maxRequestHeadersKb, '--max-request-headers-kb', 1, 8192);
+  set('maxHeaderSize', kb === undefined ? undefined : kb * 1024);
+  set('maxHeadersCount', intFlag(f.maxHeadersCount, '--max-headers-count', 1, 10_000));
+  set('headersTimeoutMs', secondsFlag(f.requestHeadersTimeout, '--request-headers-timeout'));
+  set('requestTimeoutMs', secondsFlag(f.requestTimeout, '--request-timeout'));
+  set('keepAliveTimeoutMs', secondsFlag(f.idleTimeout, '--idle-timeout'));
+  set('idleTimeoutMs', secondsFlag(f.streamIdleTimeout, '--stream-idle-timeout'));
+  set('maxConnections', intFlag(f.maxConnections, '--max-connections', 0, 10_000_000));
+  set('maxConcurrentStreams', intFlag(f.maxConcurrentStreams, '--max-concurrent-streams', 1, 2_147_483_647));
+  const mode = f.pathNormalization?.toUpperCase();
+  if (mode !== undefined && !PATH_NORMALIZATIONS.includes(mode as PathNormalization)) {
+    throw new UsageError(`--path-normalization must be one of ${PATH_NORMALIZATIONS.join(', ')}, not "${f.pathNormalization}"`);
+  }
+  return {
+    limits,
+    ...(mode !== undefined ? { pathNormalization: mode as PathNormalization } : {}),
+    ...(f.numTrustedProxies !== undefined ? { numTrustedProxies: intFlag(f.numTrustedProxies, '--num-trusted-proxies', 0, 64) } : {}),
+  };
 }
 
 export function runOptions(f: RunFlags): { opts: RunOptions; concurrency: number } {
@@ -48,6 +102,7 @@ export function runOptions(f: RunFlags): { opts: RunOptions; concurrency: number
       accessLog: f.accessLog,
       drainTimeoutMs: drain * 1000,
       credentialsDir: f.credentialsDir ?? null,
+      ...limitOptions(f),
     },
   };
 }

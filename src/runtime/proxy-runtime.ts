@@ -11,6 +11,9 @@ import { MeshMetrics } from '../observability/metrics.js';
 import { AccessLogger, type AccessLogFormat, type LogSink } from '../observability/accesslog.js';
 import { AdminServer, type AdminSource, type ClusterStatus } from '../admin/server.js';
 import { clusterStatuses, snapshotToJson } from '../admin/dump.js';
+import { DEFAULT_LIMITS, type ListenerLimits } from '../dataplane/listener/http-listener.js';
+import type { PathNormalization } from '../dataplane/http/normalize.js';
+import { createDashboard, dashboardSource, type DashboardSource, type DashboardSourceOptions } from '../admin/ui/index.js';
 
 export interface RunOptions {
   files: string[];
@@ -31,6 +34,12 @@ export interface RunOptions {
   drainTimeoutMs: number;
   /** File-watch debounce. */
   debounceMs?: number;
+  /** Downstream limits; Envoy-like defaults (DEFAULT_LIMITS) for what is absent. See docs/security.md. */
+  limits?: Partial<ListenerLimits>;
+  /** Istio `meshConfig.pathNormalization` (default BASE). */
+  pathNormalization?: PathNormalization;
+  /** Istio `gatewayTopology.numTrustedProxies` (default 0: x-forwarded-for is rebuilt at the gateway). */
+  numTrustedProxies?: number;
 }
 
 export interface RuntimeIO {
@@ -47,6 +56,11 @@ export class ProxyRuntime {
   proxy: Proxy | null = null;
   admin: AdminServer | null = null;
   adminPort = 0;
+  /**
+   * The proxies this process's /ui dashboard shows; set before start(). Default: this proxy
+   * alone. `isthmus demo` points the gateway's at every proxy of the mesh (admin/ui/index.ts).
+   */
+  dashboardSources: (() => readonly DashboardSource[]) | null = null;
   private live = false;
   private draining = false;
 
@@ -80,8 +94,10 @@ export class ProxyRuntime {
       if (!s) throw new Error('no config is serving');
       return s.snapshot;
     };
+    const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...this.opts.limits };
     this.proxy = new Proxy({
       role: this.opts.role,
+      limits,
       outboundPort: this.opts.outboundPort,
       portOffset: this.opts.portOffset,
       bindAddress: this.opts.bindAddress,
@@ -96,6 +112,11 @@ export class ProxyRuntime {
       clusterStats: (name) => this.metrics.cluster(name),
       removeClusterStats: (name) => this.metrics.removeCluster(name),
     });
+    this.proxy.handler.options = {
+      pathNormalization: this.opts.pathNormalization ?? 'BASE',
+      numTrustedProxies: this.opts.numTrustedProxies ?? 0,
+      maxHeadersCount: limits.maxHeadersCount,
+    };
     const store = this.controller.store;
     store.onChange((state) => {
       this.metrics.recordConfigReload({ result: 'applied', version: state.version, atMs: Date.now() });
@@ -107,7 +128,8 @@ export class ProxyRuntime {
     if (this.opts.adminPort !== null) {
       // Admin first, as Envoy's: /ready answers 503 (rather than connection refused) until
       // every listener is bound. On a later failure the caller's close() shuts it.
-      this.admin = new AdminServer(this.adminSource());
+      const dashboard = createDashboard(this.dashboardSources ?? [this.dashboardSource()]);
+      this.admin = new AdminServer(this.adminSource(), { dashboard });
       this.adminPort = await this.admin.listen(this.opts.adminPort, '127.0.0.1');
       this.io.log(`admin listening on 127.0.0.1:${this.adminPort}`);
     }
@@ -124,6 +146,11 @@ export class ProxyRuntime {
       clusters: async () => this.clusterStatuses(),
       metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: await this.renderMetrics() }),
     };
+  }
+
+  /** This proxy as a dashboard source (graph node, clusters, config, request metrics). */
+  dashboardSource(opts?: DashboardSourceOptions): DashboardSource {
+    return dashboardSource(this, opts);
   }
 
   /** Prometheus text of this process (gauges read from the data plane first). */

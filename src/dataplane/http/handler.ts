@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Route, Snapshot, WeightedDestination } from '../../snapshot/types.js';
-import { matchRoute, normalizeRequestHost, pickWeighted, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo } from '../router/match.js';
+import { explicitPort, matchRoute, normalizeRequestHost, pickWeighted, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo } from '../router/match.js';
 import { redirectLocation } from '../router/redirect.js';
 import { decideCors } from '../router/cors.js';
 import type { ClusterManager } from '../cluster/manager.js';
@@ -20,12 +20,91 @@ import { abortReply, decideFault, type FaultDecision } from '../router/fault.js'
 import { rewritePath } from './rewrite.js';
 import { hashForRequest } from './hash-policy.js';
 import { fireMirrors } from './mirror.js';
+import { normalizePath, type PathNormalization } from './normalize.js';
 
 /** Request bodies up to this size are buffered so they can be retried and mirrored. */
 export const REPLAY_BUFFER_BYTES = 64 * 1024;
 
+/** Request checks of the connection manager (Envoy HCM settings; `isthmus run` flags). */
+export interface HttpOptions {
+  /** Istio `meshConfig.pathNormalization` (default BASE). */
+  pathNormalization: PathNormalization;
+  /** Istio `gatewayTopology.numTrustedProxies` / Envoy `xff_num_trusted_hops` (gateway only). */
+  numTrustedProxies: number;
+  /** Envoy `max_headers_count` (100): more request headers get 431, never silently dropped. */
+  maxHeadersCount: number;
+}
+
+export const DEFAULT_HTTP_OPTIONS: Readonly<HttpOptions> = Object.freeze({
+  pathNormalization: 'BASE',
+  numTrustedProxies: 0,
+  maxHeadersCount: 100,
+});
+
+const HEADERS_OK = 0;
+const TOO_MANY_HEADERS = 1;
+const DUPLICATE_HOST = 2;
+
+/**
+ * One pass over the raw header list: more than `limit` headers (pseudo headers aside), or
+ * `Host` more than once (RFC 9112 §3.2: 400; Node would keep the first one silently).
+ */
+function headerProblem(raw: readonly string[], limit: number): number {
+  let hosts = 0;
+  let pseudo = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i];
+    if (k.length === 4) {
+      if (k === 'host' || k === 'Host' || k.toLowerCase() === 'host') hosts++;
+    } else if (k.charCodeAt(0) === 58 /* : */) pseudo++;
+  }
+  if ((raw.length >> 1) - pseudo > limit) return TOO_MANY_HEADERS;
+  return hosts > 1 ? DUPLICATE_HOST : HEADERS_OK;
+}
+
+/** Is `chunked` the final transfer coding (the only request framing RFC 9112 §6.3 accepts)? */
+function endsWithChunked(te: string): boolean {
+  let end = te.length;
+  while (end > 0 && (te.charCodeAt(end - 1) === 32 || te.charCodeAt(end - 1) === 9)) end--;
+  return end >= 7 && te.slice(end - 7, end).toLowerCase() === 'chunked' && (end === 7 || te.charCodeAt(end - 8) === 44 || te.charCodeAt(end - 8) === 32 || te.charCodeAt(end - 8) === 9);
+}
+
+/** Do two authorities name the same host and port (case, trailing dot and default port aside)? */
+function sameAuthority(a: string, b: string, defaultPort: number): boolean {
+  if (a === b) return true;
+  if (normalizeRequestHost(a) !== normalizeRequestHost(b)) return false;
+  return (explicitPort(a) ?? defaultPort) === (explicitPort(b) ?? defaultPort);
+}
+
+/** HTTP/1 local replies to malformed requests close the connection (as Envoy's codec errors do). */
+const CLOSE: Record<string, string> = Object.freeze({ connection: 'close' }) as Record<string, string>;
+
+/** Node's HTTP/1 socket and response internals the pipelining guard reads. */
+interface H1Socket {
+  writableEnded?: boolean;
+  /** The response being written on this connection (Node's http server keeps it here). */
+  _httpMessage?: { _last?: boolean } | null;
+}
+
+/**
+ * Is this HTTP/1 request pipelined behind a response that closes the connection (a refused
+ * request: ours, or Node's own 400 for a missing Host), or on a connection already closing?
+ * Node has parsed and emits such requests anyway; they are dropped unanswered, as Envoy
+ * drops what follows a codec error, instead of reaching an upstream whose answer nobody
+ * would read.
+ */
+function behindClose(req: Req, res: DownstreamResponse): boolean {
+  const sock = req.socket as H1Socket | null | undefined;
+  if (!sock) return false;
+  if (sock.writableEnded === true) return true;
+  const cur = sock._httpMessage;
+  return cur !== undefined && cur !== null && cur !== (res as unknown) && cur._last === true;
+}
+
 export interface HandlerDeps {
   role: 'sidecar' | 'gateway';
+  /** Connection-manager request checks; DEFAULT_HTTP_OPTIONS when absent. */
+  http?: HttpOptions;
   /** The live snapshot; read once per request. */
   snapshot: () => Snapshot;
   clusters: ClusterManager;
@@ -47,9 +126,12 @@ export class HttpHandler {
   private idleWaiters: Array<() => void> = [];
   /** What every Forwarder of this handler shares (built once). */
   private readonly fwd: ForwardContext;
+  /** Request checks; may be replaced before traffic starts (ProxyRuntime sets the run flags). */
+  options: HttpOptions;
 
   constructor(private readonly deps: HandlerDeps) {
     this.server = deps.role === 'gateway' ? 'istio-envoy' : 'envoy';
+    this.options = deps.http ?? { ...DEFAULT_HTTP_OPTIONS };
     this.fwd = { clusters: deps.clusters, rnd: deps.rnd, server: this.server, setTimer: deps.setTimer, pick: { rnd: deps.rnd } };
   }
 
@@ -64,6 +146,10 @@ export class HttpHandler {
    * (gateway server port); 0 on the sidecar's outbound listener.
    */
   handle(req: Req, res: DownstreamResponse, listenerPort: number, secure: boolean): void {
+    if (req.httpVersionMajor !== 2 && behindClose(req, res)) {
+      req.resume();
+      return;
+    }
     const deps = this.deps;
     const snap = deps.snapshot();
     deps.clusters.update(snap);
@@ -106,15 +192,45 @@ export class HttpHandler {
     info.downstreamRemotePort = addr.remotePort ?? 0;
     info.downstreamLocal = addr.localAddress ? `${addr.localAddress}:${addr.localPort}` : '';
 
-    // Authority and path: absolute-form requests (HTTP_PROXY clients) carry them in the URL.
+    const opts = this.options;
+    const problem = headerProblem(req.rawHeaders, opts.maxHeadersCount);
+    if (problem !== HEADERS_OK) {
+      info.path = req.url ?? '';
+      return problem === TOO_MANY_HEADERS
+        ? this.refuse(req, res, info, 431, '', 'too_many_headers')
+        : this.refuse(req, res, info, 400, 'duplicate host header', 'duplicate_host_header');
+    }
+
+    const te = h['transfer-encoding'];
+    if (te !== undefined && !isH2 && !endsWithChunked(te)) {
+      // Node's parser refuses this body framing only after it has handed the request over;
+      // refuse it before anything is sent upstream.
+      info.path = req.url ?? '';
+      return this.refuse(req, res, info, 400, 'invalid transfer-encoding', 'invalid_transfer_encoding');
+    }
+
+    // Authority and path: absolute-form requests (HTTP_PROXY clients) carry them in the URL,
+    // which wins over Host (RFC 9112 §3.2.2, as Envoy): routing, the egress decision and the
+    // Host sent upstream all use that one authority, never the client's Host.
     let authority = (isH2 ? (h[':authority'] as string | undefined) : undefined) ?? h.host ?? '';
     let path = req.url ?? '/';
+    if (isH2 && h.host !== undefined && h[':authority'] !== undefined && !sameAuthority(h.host, h[':authority'] as string, h[':scheme'] === 'https' ? 443 : 80)) {
+      // RFC 9113 §8.3.1: `host` must not disagree with `:authority`.
+      info.path = path;
+      return this.refuse(req, res, info, 400, 'host header does not match :authority', 'authority_mismatch');
+    }
     if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
       const abs = parseAbsolute(path);
-      if (!abs) return this.reply(res, info, 400, 'invalid request target', 'invalid_url', 0);
+      if (!abs) return this.refuse(req, res, info, 400, 'invalid request target', 'invalid_url');
       authority = abs.authority;
       path = abs.path;
     }
+    const normalized = normalizePath(path, opts.pathNormalization);
+    if (normalized === null) {
+      info.path = path;
+      return this.refuse(req, res, info, 400, 'invalid path', 'path_normalization_failed');
+    }
+    path = normalized;
     info.path = path;
     info.authority = authority;
     if (!authority) return this.reply(res, info, 400, 'missing host header', 'missing_host_header', 0);
@@ -243,6 +359,11 @@ export class HttpHandler {
     this.reply(res, info, 502, '', 'direct_response', 0);
   }
 
+  /** A malformed request: 400/431, and on HTTP/1 the connection is closed after it. */
+  private refuse(req: Req, res: DownstreamResponse, info: StreamInfo, status: number, body: string, details: string): void {
+    this.reply(res, info, status, body, details, 0, req.httpVersionMajor === 2 ? undefined : CLOSE);
+  }
+
   private reply(res: DownstreamResponse, info: StreamInfo, status: number, body: string, details: string, flags: number, headers?: Record<string, string>): void {
     // Envoy assigns every request an id before routing, so local replies are logged with one too.
     if (info.requestId === '') info.requestId = randomUUID();
@@ -282,6 +403,7 @@ export class HttpHandler {
       secure: ri.scheme === 'https',
       remoteAddress: info.downstreamRemote,
       appendXff: this.deps.role === 'gateway',
+      trustedHops: this.options.numTrustedProxies,
       keepTeTrailers: true,
     });
     delete headers.expect;
@@ -370,6 +492,7 @@ function parseAbsolute(url: string): { authority: string; path: string } | null 
   const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)([^#]*)/.exec(url);
   if (!m || m[1] === '') return null;
   const authority = m[1].includes('@') ? m[1].slice(m[1].lastIndexOf('@') + 1) : m[1];
+  if (authority === '') return null;
   return { authority, path: m[2] === '' ? '/' : m[2].startsWith('/') ? m[2] : `/${m[2]}` };
 }
 

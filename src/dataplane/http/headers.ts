@@ -44,17 +44,52 @@ export interface UpstreamHeaderInput {
   authority: string;
   /** true when the downstream scheme was https. */
   secure: boolean;
-  /** Client address, appended to x-forwarded-for when `appendXff`. */
+  /** Client address (the socket peer). */
   remoteAddress: string | undefined;
+  /**
+   * The client is at the edge (gateway: Envoy `use_remote_address: true`): x-forwarded-for
+   * is rebuilt from the socket peer and x-forwarded-proto overwritten, keeping only what
+   * `trustedHops` trusted proxies in front of us added. false on the sidecar, whose client
+   * is the application itself (Envoy `use_remote_address: false`: forwarded headers kept).
+   */
   appendXff: boolean;
+  /**
+   * Istio `gatewayTopology.numTrustedProxies` (Envoy `xff_num_trusted_hops`): how many
+   * proxies in front of the gateway are trusted to have appended to x-forwarded-for.
+   */
+  trustedHops: number;
   /** Keep `te: trailers` (HTTP/2 / gRPC upstream). */
   keepTeTrailers: boolean;
 }
 
+/** `::ffff:1.2.3.4` -> `1.2.3.4` (IPv4 clients on a dual-stack socket). */
+function plainIp(a: string): string {
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
 /**
- * The headers the upstream sees, before route header operations: hop-by-hop and client-sent
- * `x-envoy-*` control headers removed (they are not trusted), x-request-id generated when
- * absent, x-forwarded-proto/-for set as Envoy does.
+ * x-forwarded-for at the edge: the last `hops` entries the client's chain carries (added
+ * by trusted proxies) plus the socket peer; anything further left was written by the
+ * client itself and is dropped, so no upstream can be fooled by a spoofed value. Also
+ * returns the trusted client address (Envoy's x-envoy-external-address).
+ */
+function edgeForwardedFor(prev: string | string[] | undefined, hops: number, ip: string): { xff: string; external: string } {
+  if (hops <= 0 || prev === undefined) return { xff: ip, external: ip };
+  const parts = (Array.isArray(prev) ? prev.join(',') : prev).split(',');
+  const kept: string[] = [];
+  for (let i = Math.max(0, parts.length - hops); i < parts.length; i++) {
+    const p = parts[i].trim();
+    if (p !== '') kept.push(p);
+  }
+  if (kept.length === 0) return { xff: ip, external: ip };
+  return { xff: `${kept.join(', ')}, ${ip}`, external: kept[0] };
+}
+
+/**
+ * The headers the upstream sees, before route header operations: hop-by-hop headers,
+ * client-sent `x-envoy-*` control headers and `x-forwarded-client-cert` removed (never
+ * trusted from a client: Envoy's header sanitising and its default XFCC `SANITIZE`),
+ * x-request-id generated when absent, x-forwarded-proto/-for set as Envoy does.
  */
 export function upstreamRequestHeaders(inp: UpstreamHeaderInput): HeaderMap {
   const src = inp.headers;
@@ -69,19 +104,20 @@ export function upstreamRequestHeaders(inp: UpstreamHeaderInput): HeaderMap {
       if (name === 'te' && inp.keepTeTrailers && typeof v === 'string' && v.toLowerCase().includes('trailers')) out.te = 'trailers';
       continue;
     }
-    if (c0 === 120 /* x */ && name.startsWith('x-envoy-')) continue;
+    if (c0 === 120 /* x */ && (name.startsWith('x-envoy-') || name === 'x-forwarded-client-cert')) continue;
     if (listed !== null && listed.has(name)) continue;
     out[name] = v;
   }
   if (out['x-request-id'] === undefined) out['x-request-id'] = randomUUID();
-  // At the edge (gateway: Envoy's use_remote_address) the proxy knows the scheme and
-  // overwrites a client's claim; a sidecar keeps what the app set.
-  if (inp.appendXff || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = inp.secure ? 'https' : 'http';
-  if (inp.appendXff && inp.remoteAddress) {
-    const prev = out['x-forwarded-for'];
-    const ip = inp.remoteAddress.startsWith('::ffff:') ? inp.remoteAddress.slice(7) : inp.remoteAddress;
-    out['x-forwarded-for'] = prev === undefined ? ip : `${Array.isArray(prev) ? prev.join(', ') : prev}, ${ip}`;
-  }
+  if (inp.appendXff) {
+    // At the edge the proxy knows the scheme; a client's claim counts only behind trusted proxies.
+    if (inp.trustedHops <= 0 || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = inp.secure ? 'https' : 'http';
+    if (inp.remoteAddress) {
+      const f = edgeForwardedFor(out['x-forwarded-for'], inp.trustedHops, plainIp(inp.remoteAddress));
+      out['x-forwarded-for'] = f.xff;
+      out['x-envoy-external-address'] = f.external;
+    } else delete out['x-forwarded-for'];
+  } else if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = inp.secure ? 'https' : 'http';
   return out;
 }
 

@@ -55,7 +55,7 @@ export function normalizeRequestHost(host: string): string {
 }
 
 /** Port given in `host:port` / `[v6]:port`, or null. */
-function explicitPort(host: string): number | null {
+export function explicitPort(host: string): number | null {
   let portPart: string | null = null;
   if (host.charCodeAt(0) === 91) {
     const end = host.indexOf(']');
