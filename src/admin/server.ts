@@ -1,9 +1,11 @@
 /**
  * The admin endpoint (Envoy's, on 127.0.0.1:15000 by default): /ready, /healthz,
- * /config_dump, /clusters, /stats/prometheus. Read-only GETs; it never binds beyond
- * loopback unless told to, and never shows key material.
+ * /config_dump, /clusters, /stats/prometheus, and the live dashboard under /ui (admin/ui/).
+ * Read-only: GETs, plus the dashboard's explain form (POST /ui/explain), which computes and
+ * mutates nothing. It never binds beyond loopback unless told to, and never shows key material.
  */
 import http from 'node:http';
+import type { Dashboard } from './ui/dashboard.js';
 
 export interface EndpointStatus {
   address: string;
@@ -61,10 +63,23 @@ export interface AdminSource {
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
+export interface AdminServerOptions {
+  /**
+   * The dashboard served under /ui (see admin/ui/index.ts); without one, /ui answers 404.
+   * `close()` closes it too.
+   */
+  dashboard?: Dashboard | null;
+}
+
 export class AdminServer {
   private readonly server: http.Server;
+  private readonly dashboard: Dashboard | null;
 
-  constructor(private readonly src: AdminSource) {
+  constructor(
+    private readonly src: AdminSource,
+    opts: AdminServerOptions = {},
+  ) {
+    this.dashboard = opts.dashboard ?? null;
     this.server = http.createServer((req, res) => {
       void this.handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -89,6 +104,8 @@ export class AdminServer {
   }
 
   close(): Promise<void> {
+    // Ends the dashboard's event streams first: server.close() waits for open connections.
+    this.dashboard?.close();
     return new Promise((r) => {
       this.server.close(() => r());
       this.server.closeAllConnections();
@@ -97,6 +114,7 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (this.dashboard && (await this.dashboard.handle(req, res))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
       res.end('admin endpoints are read-only: use GET\n');
@@ -131,7 +149,7 @@ export class AdminServer {
       case '/':
       case '/help':
         res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('admin commands are:\n  /ready\n  /healthz\n  /config_dump\n  /clusters (?format=json)\n  /stats/prometheus\n');
+        res.end(`admin commands are:\n  /ready\n  /healthz\n  /config_dump\n  /clusters (?format=json)\n  /stats/prometheus\n${this.dashboard ? '  /ui (live dashboard; /ui/events, /ui/state, /ui/explain)\n' : ''}`);
         return;
       default:
         res.writeHead(404, { 'content-type': 'text/plain' });
