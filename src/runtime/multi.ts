@@ -8,6 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { ConfigController } from '../controlplane/controller.js';
 import { MeshMetrics } from '../observability/metrics.js';
 import { AdminServer, type ClusterStatus } from '../admin/server.js';
+import { createDashboard, primaryDashboardSource } from '../admin/ui/index.js';
 import { mergeClusterStatuses, snapshotToJson } from '../admin/dump.js';
 import { ProxyRuntime, type RunOptions } from './proxy-runtime.js';
 import type { BoundListener } from '../dataplane/proxy.js';
@@ -151,6 +152,16 @@ export async function runPrimary(opts: RunOptions, n: number, log: (l: string) =
     },
     clusters: async () => mergeClusterStatuses((await gather()).map((g) => g.clusters)),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: await MeshMetrics.aggregate((await gather()).map((g) => g.metrics)) }),
+  }, {
+    // One dashboard for all workers: their metrics are gathered and merged like /stats.
+    dashboard: createDashboard([
+      primaryDashboardSource({
+        identity: { role: opts.role, namespace: opts.namespace, labels: opts.labels },
+        controller,
+        ready: () => !draining && readyWorkers.size === n,
+        gather,
+      }),
+    ]),
   });
 
   // Admin first (as Envoy's): /ready answers 503 while the workers start.
