@@ -3,6 +3,7 @@
  * proxy's own matcher (dataplane/router/match.ts) over a compiled snapshot, with tracing on,
  * so "explain says X" means "the proxy does X".
  */
+import { normalizePath } from '../dataplane/http/normalize.js';
 import type { Cluster, Route, RouteTable, Snapshot, VirtualHost } from '../snapshot/types.js';
 import { matchRoute, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo, type RouteTrace } from '../dataplane/router/match.js';
 import { redirectLocation, splitHostPort } from '../dataplane/router/redirect.js';
@@ -101,7 +102,12 @@ export function toRequestInfo(snap: Snapshot, req: ExplainRequest): RequestInfo 
   if (snap.proxy.role === 'sidecar') port = explicitPort ?? resolveRequestPort(snap, hostHeader);
   else port = explicitPort ?? (scheme === 'https' ? 443 : 80);
   headers.host = hostHeader;
-  return { host: hostHeader, port, method: req.method.toUpperCase(), path: `${u.pathname}${u.search}`, scheme, headers };
+  // The proxy matches the path after Istio's default normalisation (BASE) of the raw request
+  // target; WHATWG URL parsing differs (it keeps %61, resolves dots its own way).
+  const raw = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*([^#]*)/.exec(req.url)?.[1] ?? '';
+  const path = normalizePath(raw === '' ? '/' : raw.startsWith('/') ? raw : `/${raw}`, 'BASE');
+  if (path === null) throw new Error(`the proxy refuses this path with 400 (it contains %00 or another byte Istio's path normalisation rejects): ${req.url}`);
+  return { host: hostHeader, port, method: req.method.toUpperCase(), path, scheme, headers };
 }
 
 

@@ -172,7 +172,9 @@ export class Forwarder implements AttemptHandler {
       if (grpc) h['grpc-timeout'] = formatGrpcTimeout(expected);
     }
     if (timeout > 0) this.routeTimer = this.ctx.setTimer(routeTimeout, timeout, this);
-    this.res.once('close', () => {
+    // Before the handler's own 'close' listener, which writes the access log: a client that
+    // left mid-response must be logged with DC.
+    this.res.prependOnceListener('close', () => {
       if (!this.finished) {
         this.info.flags |= Flag.DC;
         this.info.details = 'downstream_remote_disconnect';

@@ -18,6 +18,7 @@ export interface DownstreamResponse {
   addTrailers(t: OutgoingHttpHeaders): void;
   destroy(err?: Error): unknown;
   once(ev: 'close' | 'drain', fn: () => void): unknown;
+  prependOnceListener(ev: 'close', fn: () => void): unknown;
   on(ev: 'error', fn: (e: Error) => void): unknown;
 }
 
