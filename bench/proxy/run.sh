@@ -23,7 +23,7 @@
 #            p50/p99 from h2load's per-request log
 #   h2-sat   h2load h2c (prior knowledge), H2_CONNS connections x H2_STREAMS streams
 #   tcp      wrk h1-sat load through L4 proxies: HAProxy TCP mode, the Node pipe, and
-#            Isthmus (n/a: Isthmus does not proxy TCP yet)
+#            Isthmus as an ingress gateway with a TCP server and a VirtualService tcp route
 #
 # Fairness: wrk/h2load are pinned to LOADGEN_CPU (default 0); every proxy and the upstream
 # are pinned to SUT_CPU (default 1), so the proxy pays for its CPU in upstream throughput,
@@ -76,7 +76,7 @@ HAP_H1=$((BASE_PORT + 20)) HAP_H2=$((BASE_PORT + 21)) HAP_TCP=$((BASE_PORT + 22)
 HTTPPROXY=$((BASE_PORT + 30))
 UND_H1=$((BASE_PORT + 40)) UND_H2=$((BASE_PORT + 41))
 TCPPIPE=$((BASE_PORT + 50))
-ISTHMUS=$((BASE_PORT + 60)) ISTHMUS_ADMIN=$((BASE_PORT + 61))
+ISTHMUS=$((BASE_PORT + 60)) ISTHMUS_ADMIN=$((BASE_PORT + 61)) ISTHMUS_TCP=$((BASE_PORT + 62))
 
 WORK="$(mktemp -d /tmp/isthmus-bench.XXXXXX)"
 trap cleanup_work EXIT
@@ -86,7 +86,7 @@ ensure_tools
 ensure_peer_deps
 ensure_isthmus_build
 ulimit -n 65536 2>/dev/null || true
-for p in $UP_H1 $UP_H2 $NGX_H1 $NGX_H2 $HAP_H1 $HAP_H2 $HAP_TCP $HTTPPROXY $UND_H1 $UND_H2 $TCPPIPE $ISTHMUS $ISTHMUS_ADMIN; do
+for p in $UP_H1 $UP_H2 $NGX_H1 $NGX_H2 $HAP_H1 $HAP_H2 $HAP_TCP $HTTPPROXY $UND_H1 $UND_H2 $TCPPIPE $ISTHMUS $ISTHMUS_ADMIN $ISTHMUS_TCP; do
   port_busy "$p" && die "port $p is in use (set BASE_PORT)"
 done
 
@@ -98,6 +98,7 @@ write_haproxy_config "$WORK/haproxy.cfg" "$HAP_H1" "$HAP_H2" "$HAP_TCP" "$UP_H1"
 node "$HERE/tool.mjs" gen-config "$WORK/cfg-realistic" realistic "$UP_H1" "$REALISTIC_SERVICES"
 node "$HERE/tool.mjs" gen-config "$WORK/cfg-catchall" catchall "$UP_H1"
 node "$HERE/tool.mjs" gen-config "$WORK/cfg-1k" realistic "$UP_H1" "$BIG_SERVICES"
+node "$HERE/tool.mjs" gen-config "$WORK/cfg-tcp" tcp "$UP_H1" "$ISTHMUS_TCP"
 node "$HERE/tool.mjs" meta "$WORK/meta.json" "$ROOT"
 ROWS="$WORK/rows.jsonl"
 : >"$ROWS"
@@ -110,8 +111,7 @@ plan() {
     h1-sat:* | h1-rate:*) echo run ;;
     h2-sat:direct | h2-sat:haproxy | h2-sat:nginx | h2-sat:isthmus | h2-sat:isthmus-catchall | h2-sat:undici) echo run ;;
     h2-sat:node-http-proxy) echo "n/a:no HTTP/2 front end" ;;
-    tcp:direct | tcp:haproxy | tcp:node-tcp) echo run ;;
-    tcp:isthmus) echo "n/a:not implemented" ;;
+    tcp:direct | tcp:haproxy | tcp:node-tcp | tcp:isthmus) echo run ;;
     *) echo skip ;;
   esac
 }
@@ -120,16 +120,18 @@ plan() {
 port_of() {
   case "$2:$1" in
     h2-sat:direct) echo "$UP_H2" ;; h2-sat:haproxy) echo "$HAP_H2" ;; h2-sat:nginx) echo "$NGX_H2" ;; h2-sat:undici) echo "$UND_H2" ;;
-    tcp:haproxy) echo "$HAP_TCP" ;;
+    tcp:haproxy) echo "$HAP_TCP" ;; tcp:isthmus) echo "$ISTHMUS_TCP" ;;
     *:direct) echo "$UP_H1" ;; *:haproxy) echo "$HAP_H1" ;; *:nginx) echo "$NGX_H1" ;; *:undici) echo "$UND_H1" ;;
     *:node-http-proxy) echo "$HTTPPROXY" ;; *:node-tcp) echo "$TCPPIPE" ;; *:isthmus*) echo "$ISTHMUS" ;;
   esac
 }
 
-# start_target TARGET -> sets SUT_PID ("" for direct) and SUT_CPUS; returns 1 when it does not come up
+# start_target TARGET SCENARIO -> sets SUT_PID ("" for direct) and SUT_CPUS; returns 1 when
+# it does not come up. In the tcp scenario Isthmus runs as a gateway with one TCP server.
 start_target() {
   SUT_PID="" SUT_CPUS=$SUT_CPU
-  local cfg=cfg-realistic conc=1 extra=()
+  local cfg=cfg-realistic conc=1 extra=() ports
+  [[ ${2:-} == tcp && $1 == isthmus ]] && cfg=cfg-tcp extra=(--role gateway --labels istio=ingressgateway)
   case $1 in
     direct) return 0 ;;
     haproxy) start_sut haproxy "$SUT_CPU" haproxy -db -f "$WORK/haproxy.cfg" ;;
@@ -150,7 +152,9 @@ start_target() {
     wait_line "$WORK/$1.err" '^ready' 60 || { tail -n 20 "$WORK/$1.err" >&2; return 1; }
   fi
   local p
-  for p in $(port_of "$1" h1-sat) $(port_of "$1" h2-sat) $( [[ $1 == haproxy ]] && echo "$HAP_TCP"); do
+  ports="$(port_of "$1" h1-sat) $(port_of "$1" h2-sat) $( [[ $1 == haproxy ]] && echo "$HAP_TCP")"
+  [[ $cfg == cfg-tcp ]] && ports=$ISTHMUS_TCP
+  for p in $ports; do
     wait_port "$p" 15 || { log "$1 did not open port $p"; tail -n 20 "$WORK/$1.err" >&2; return 1; }
   done
 }
@@ -213,7 +217,7 @@ for r in $(seq 1 "$RUNS"); do
           continue ;;
       esac
       log "run $r  $sc  $t"
-      if ! start_target "$t"; then
+      if ! start_target "$t" "$sc"; then
         node "$HERE/tool.mjs" na "$ROWS" run="$r" scenario="$sc" target="$t" status=failed note="did not start"
         stop_pid "$SUT_PID"
         continue

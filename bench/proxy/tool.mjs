@@ -3,7 +3,7 @@
 //   wait-quiet <maxSeconds> <limitPct>          wait until the machine is idle (exit 1 on timeout)
 //   cpu-ms <before.json> <after.json>           CPU ms between two `proc` outputs
 //   snap <out.json> <proxyPid|-> <upstreamPid>  measurement boundary (trees, CPUs, all processes)
-//   gen-config <dir> <realistic|catchall> <upstreamPort> [services]
+//   gen-config <dir> <realistic|catchall|tcp> <upstreamPort> [services | listenPort for tcp]
 //   record <rows.jsonl> key=value...            parse one measurement, append a row
 //   na <rows.jsonl> run=.. scenario=.. target=.. note=.. [status=failed]
 //   report <rows.jsonl> <meta.json> <out.json>  print the table + goals, write the JSON
@@ -126,7 +126,8 @@ switch (cmd) {
   case 'gen-config': {
     const [dir, kind, port, services] = args;
     mkdirSync(dir, { recursive: true });
-    const files = generateConfig(kind, { upstreamPort: Number(port), services: services ? Number(services) : undefined });
+    const n = services ? Number(services) : undefined;
+    const files = generateConfig(kind, kind === 'tcp' ? { upstreamPort: Number(port), listenPort: n } : { upstreamPort: Number(port), services: n });
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     break;
   }

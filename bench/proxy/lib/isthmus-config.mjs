@@ -81,7 +81,44 @@ spec:
  * @param {'realistic'|'catchall'} kind
  * @param {{upstreamPort: number, services?: number}} opts
  */
-export function generateConfig(kind, { upstreamPort, services = 200 }) {
+/**
+ * The tcp scenario: an ingress gateway with one TCP server on `listenPort`, and a
+ * VirtualService `tcp` route to the upstream (a ServiceEntry with a TCP port).
+ */
+function tcpGatewayConfig(upstreamPort, listenPort) {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tcp-gw, namespace: bench}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: ${listenPort}, name: tcp, protocol: TCP}
+    hosts: ['*']
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: app-tcp, namespace: bench}
+spec:
+  hosts: [app-tcp.bench.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${upstreamPort}, name: tcp, protocol: TCP}]
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: app-tcp, namespace: bench}
+spec:
+  hosts: ['*']
+  gateways: [tcp-gw]
+  tcp:
+  - match: [{port: ${listenPort}}]
+    route: [{destination: {host: app-tcp.bench.svc.cluster.local, port: {number: ${upstreamPort}}}}]
+`;
+}
+
+export function generateConfig(kind, { upstreamPort, services = 200, listenPort = 0 }) {
+  if (kind === 'tcp') return { 'tcp-gateway.yaml': tcpGatewayConfig(upstreamPort, listenPort) };
   if (kind === 'catchall') {
     return {
       'services.yaml': serviceEntry('app', 'bench', TARGET_HOST, upstreamPort, false),
