@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, visit, Scalar, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, isAlias, isCollection, isMap, isSeq, isScalar, isPair, visit, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic, FieldPath, SourcePos } from '../core/diagnostics.js';
 import { API_GROUP, API_VERSIONS, isKind, type RawResource, type SourceLocator } from './resource.js';
 
@@ -139,9 +139,11 @@ export function loadText(
   const lc = new LineCounter();
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false }) as Document.Parsed[];
+    // logLevel 'error': the library's warnings (e.g. a stringified collection key) would go to
+    // the process's stderr; what they warn about is reported as a diagnostic below instead.
+    docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, logLevel: 'error' }) as Document.Parsed[];
   } catch (e) {
-    diagnostics.push(fileDiag(file, `cannot parse: ${(e as Error).message}`, 'yaml-syntax'));
+    diagnostics.push(fileDiag(file, `cannot parse: ${parserMessage((e as Error).message)}`, 'yaml-syntax'));
     return { resources, diagnostics };
   }
   if (!Array.isArray(docs)) docs = [docs as unknown as Document.Parsed];
@@ -154,19 +156,27 @@ export function loadText(
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         const p = at(err.pos[0]);
-        diagnostics.push(fileDiag(file, `YAML syntax error: ${firstLine(err.message)}`, 'yaml-syntax', p.line, p.column));
+        diagnostics.push(fileDiag(file, `YAML syntax error: ${parserMessage(err.message)}`, 'yaml-syntax', p.line, p.column));
       }
       return;
     }
     const root = doc.contents;
     if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) return; // empty doc
     fixColonScalars(doc, text);
+    const badKeys = unsupportedKeys(doc);
+    if (badKeys.length > 0) {
+      for (const k of badKeys) {
+        const p = at(k.offset);
+        diagnostics.push(fileDiag(file, k.message, 'unsupported-key', p.line, p.column));
+      }
+      return;
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
       const p = at(root.range?.[0] ?? 0);
-      diagnostics.push(fileDiag(file, `cannot read document ${docIndex + 1}: ${(e as Error).message}`, 'yaml-syntax', p.line, p.column));
+      diagnostics.push(fileDiag(file, `cannot read document ${docIndex + 1}: ${parserMessage((e as Error).message)}`, 'yaml-syntax', p.line, p.column));
       return;
     }
     const locator = makeLocator(file, held, docIndex);
@@ -197,6 +207,33 @@ function fixColonScalars(doc: Document.Parsed, text: string): void {
       });
     },
   });
+}
+
+/**
+ * Mapping keys a resource cannot have, as offsets and messages:
+ * - a mapping or sequence used as a key (`? [a, b]`): Kubernetes' YAML-to-JSON conversion
+ *   rejects it, and a plain object could only hold it stringified;
+ * - `__proto__`: the schema layer builds plain objects, where this key would set the
+ *   prototype instead of becoming an entry, so it would vanish silently (a header match on
+ *   it would turn into a catch-all). No Istio field or label key can be named so.
+ */
+function unsupportedKeys(doc: Document.Parsed): Array<{ offset: number; message: string }> {
+  const out: Array<{ offset: number; message: string }> = [];
+  visit(doc, {
+    Pair(_key, pair) {
+      let k = pair.key as Node | null;
+      if (isAlias(k)) k = (k.resolve(doc) as Node | undefined) ?? null;
+      const offset = (pair.key as Node | null)?.range?.[0] ?? 0;
+      if (isCollection(k)) out.push({ offset, message: `a mapping key must be a string, not a ${isSeq(k) ? 'sequence' : 'mapping'}` });
+      else if (isScalar(k) && k.value === '__proto__') out.push({ offset, message: 'the key "__proto__" is not supported: it cannot be represented as a field or map entry' });
+    },
+  });
+  return out;
+}
+
+/** The parser's message, first line only; a stack overflow (absurd nesting) said plainly. */
+function parserMessage(m: string): string {
+  return /Maximum call stack size exceeded/.test(m) ? 'nested too deeply to read (thousands of levels)' : firstLine(m);
 }
 
 function firstLine(s: string): string {

@@ -451,7 +451,7 @@ export class Forwarder implements AttemptHandler {
     if (f.afterHeaders || this.sentHeaders) {
       // Too late for a local reply: reset the downstream stream.
       this.info.flags |= failureFlag(f);
-      this.info.details = 'upstream_reset_after_response_started';
+      this.info.details = `upstream_reset_after_response_started{${f.kind}}`;
       this.resetDownstream();
       this.finish();
       return;
