@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { LineCounter, parseAllDocuments, isAlias, isCollection, isMap, isSeq, isScalar, isPair, visit, Scalar, type Document, type Node } from 'yaml';
+import { Composer, LineCounter, Parser, parseAllDocuments, isAlias, isCollection, isMap, isSeq, isScalar, isPair, visit, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic, FieldPath, SourcePos } from '../core/diagnostics.js';
 import { API_GROUP, API_VERSIONS, isKind, type RawResource, type SourceLocator } from './resource.js';
 
@@ -137,22 +137,15 @@ export function loadText(
     return { resources, diagnostics };
   }
   const lc = new LineCounter();
-  let docs: Document.Parsed[];
-  try {
-    // logLevel 'error': the library's warnings (e.g. a stringified collection key) would go to
-    // the process's stderr; what they warn about is reported as a diagnostic below instead.
-    docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, logLevel: 'error' }) as Document.Parsed[];
-  } catch (e) {
-    diagnostics.push(fileDiag(file, `cannot parse: ${parserMessage((e as Error).message)}`, 'yaml-syntax'));
-    return { resources, diagnostics };
-  }
-  if (!Array.isArray(docs)) docs = [docs as unknown as Document.Parsed];
-  const held = new ParsedFileRef(text, docs, lc);
+  // Documents are composed and turned into plain values one at a time, so a large file never
+  // has all its ASTs alive at once (a 1,000-service config's ASTs are tens of MB, and that
+  // peak would stay in the process's RSS). Positions are found later by re-parsing on demand.
+  const held = new ParsedFileRef(text);
   const at = (offset: number): { line: number; column: number } => {
     const p = lc.linePos(offset);
     return { line: p.line, column: p.col };
   };
-  docs.forEach((doc, docIndex) => {
+  const handle = (doc: Document.Parsed, docIndex: number): void => {
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         const p = at(err.pos[0]);
@@ -181,7 +174,16 @@ export function loadText(
     }
     const locator = makeLocator(file, held, docIndex);
     collect(value, [], locator, file, opts.namespace, seqBase, resources, diagnostics);
-  });
+  };
+  let docIndex = 0;
+  try {
+    // logLevel 'error': the library's warnings (e.g. a stringified collection key) would go to
+    // the process's stderr; what they warn about is reported as a diagnostic instead.
+    const composer = new Composer({ uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
+    for (const doc of composer.compose(new Parser(lc.addNewLine).parse(text))) handle(doc as Document.Parsed, docIndex++);
+  } catch (e) {
+    diagnostics.push(fileDiag(file, `cannot parse: ${parserMessage((e as Error).message)}`, 'yaml-syntax'));
+  }
   return { resources, diagnostics };
 }
 
@@ -347,17 +349,11 @@ interface DocLocator {
  * the AST of every file for the life of a config cost ~45 MB per 1,000 services.
  */
 class ParsedFileRef {
-  private ref: WeakRef<{ docs: Document.Parsed[]; lc: LineCounter }>;
-  constructor(
-    private readonly text: string,
-    docs: Document.Parsed[],
-    lc: LineCounter,
-  ) {
-    this.ref = new WeakRef({ docs, lc });
-  }
+  private ref: WeakRef<{ docs: Document.Parsed[]; lc: LineCounter }> | null = null;
+  constructor(private readonly text: string) {}
 
   get(): { docs: Document.Parsed[]; lc: LineCounter } {
-    const live = this.ref.deref();
+    const live = this.ref?.deref();
     if (live) return live;
     const lc = new LineCounter();
     const parsed = parseAllDocuments(this.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });

@@ -4,6 +4,7 @@
  * and optionally the admin endpoint. Used directly for --concurrency 1 and by each worker.
  */
 import { ConfigController, type Logger } from '../controlplane/controller.js';
+import { HeapCompactor } from './heap.js';
 import type { ProxyIdentity, Snapshot } from '../snapshot/types.js';
 import { Proxy, type BoundListener } from '../dataplane/proxy.js';
 import type { StreamInfo } from '../dataplane/http/stream-info.js';
@@ -62,6 +63,7 @@ export class ProxyRuntime {
    */
   dashboardSources: (() => readonly DashboardSource[]) | null = null;
   private live = false;
+  private compactor: HeapCompactor | null = null;
   private draining = false;
 
   constructor(
@@ -118,7 +120,10 @@ export class ProxyRuntime {
       maxHeadersCount: limits.maxHeadersCount,
     };
     const store = this.controller.store;
+    this.compactor = HeapCompactor.create();
+    this.compactor?.schedule();
     store.onChange((state) => {
+      this.compactor?.schedule();
       this.metrics.recordConfigReload({ result: 'applied', version: state.version, atMs: Date.now() });
       void this.proxy?.reconcile(state.snapshot).catch((e: unknown) => this.io.log(`error: ${(e as Error).message}`));
     });
@@ -239,6 +244,7 @@ export class ProxyRuntime {
   async close(): Promise<void> {
     this.live = false;
     this.controller.close();
+    this.compactor?.close();
     await this.proxy?.close();
     await this.admin?.close();
     await this.accessLog?.close();
