@@ -69,7 +69,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     program
       .command('explain')
       .description('say what the proxy would do with one request, without sending it')
-      .argument('<url>', 'http://host[:port]/path?query (or https://), or tcp://host:port')
+      .argument('<url>', 'http://host[:port]/path?query (or https://), tcp://host:port or tls://host:port[?sni=name]')
       .option('-X, --method <method>', 'request method', 'GET')
       .option('-H, --header <header>', "request header 'Name: value'; repeatable", collect, [])
       .option('--labels <k=v,...>', 'labels of the sending workload (sourceLabels, Sidecar selection)')
