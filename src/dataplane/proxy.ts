@@ -148,7 +148,7 @@ export class Proxy {
         tlsEntries.set(l.port, terminating.map((x) => ({ hosts: x.hosts, tls: x.tls! })));
       } else if (!this.warned.has(l.name)) {
         this.warned.add(l.name);
-        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: plain HTTP and TLS-terminating HTTPS servers are supported so far (PASSTHROUGH, TLS and TCP come with the Edge work)`);
+        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: no VirtualService route is bound to it, or it needs AUTO_PASSTHROUGH, ISTIO_MUTUAL or a TLS-terminating TLS server, which are not supported yet`);
       }
     }
     for (const [port, proto] of wanted) {
