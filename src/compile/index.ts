@@ -14,7 +14,7 @@ import { Notes, refOf } from './order.js';
 import { buildGatewayRoutes } from './routes-gateway.js';
 import { buildSidecarRouteTables } from './routes-sidecar.js';
 import { buildSidecarL4 } from './routes-sidecar-l4.js';
-import { buildProxyScope } from './scope.js';
+import { buildProxyScope, describeEgress } from './scope.js';
 import { prepareVirtualServices } from './vs.js';
 
 /** Compiles the snapshot one proxy needs. */
@@ -52,6 +52,7 @@ export function compileSnapshot(config: ConfigSet, registry: Registry, proxy: Pr
     defaultPorts,
     sidecarL4,
     sidecar: scope.sidecar ? refOf(scope.sidecar) : null,
+    sidecarEgress: describeEgress(scope, proxy),
     notes: notes.items,
   });
 }

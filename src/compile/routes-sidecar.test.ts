@@ -129,3 +129,28 @@ spec:
   assert.equal(fb.name, 'block_all');
   assert.deepEqual(fb.routes[0].action, { kind: 'blocked', status: 502 });
 });
+
+void test('egress port: each port table holds the services its governing listener imports; others fall to the catch-all', () => {
+  const snap = compile(`${se('a', 'default', '[{number: 9080, name: http, protocol: HTTP}, {number: 7070, name: http-b, protocol: HTTP}]')}
+---
+${se('b', 'default', '[{number: 8080, name: http, protocol: HTTP}, {number: 9080, name: http-b, protocol: HTTP}]')}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: ported, namespace: default}
+spec:
+  egress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    hosts: ["./a.default.svc.cluster.local"]
+  - hosts: ["./b.default.svc.cluster.local"]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`);
+  const vhosts = (port: string) => [...(snap.routeTables.get(port)?.exact.values() ?? [])].map((v) => v.name).filter((n, i, all) => all.indexOf(n) === i);
+  assert.deepEqual(vhosts('9080'), ['a.default.svc.cluster.local:9080']);
+  assert.deepEqual(vhosts('8080'), ['b.default.svc.cluster.local:8080']);
+  assert.equal(snap.routeTables.has('7070'), false, 'a:7070 is hidden by the catch-all');
+  assert.deepEqual([...snap.clusters.keys()].filter((c) => c.startsWith('outbound|')).sort(), ['outbound|8080||b.default.svc.cluster.local', 'outbound|9080||a.default.svc.cluster.local']);
+  // Host without a port: each service's only visible HTTP port.
+  assert.equal(snap.defaultPorts.get('a'), 9080);
+  assert.equal(snap.defaultPorts.get('b'), 8080);
+});

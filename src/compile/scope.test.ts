@@ -7,7 +7,7 @@ import { buildRegistry } from '../registry/build.js';
 import { DEFAULT_COMPILE_OPTIONS, type ProxyIdentity } from '../snapshot/types.js';
 import { validateResources } from '../validate/index.js';
 import {
-  buildProxyScope, effectiveOutboundPolicy, egressForPort, egressImports, egressScopes, isExportedTo, parseEgressHost,
+  buildProxyScope, describeEgress, effectiveOutboundPolicy, egressForPort, egressImports, egressScopes, isExportedTo, parseEgressHost,
   selectSidecar, sidecarImportsVirtualService,
 } from './scope.js';
 
@@ -238,4 +238,35 @@ spec:
   const otherScope = buildProxyScope(cfg, reg, proxy('zzz'), DEFAULT_COMPILE_OPTIONS);
   assert.equal(sidecarImportsVirtualService(otherScope, vs('local'), 80, 'zzz', 'cluster.local'), false);
   assert.equal(sidecarImportsVirtualService(otherScope, vs('c'), 80, 'zzz', 'cluster.local'), true);
+});
+
+void test('egress port: listeners keep index, port and hosts; the port-bound one wins, the port-less one covers the rest', () => {
+  const cfg = load(`${SERVICES}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: s, namespace: app}
+spec:
+  egress:
+  - port: {number: 9090, protocol: HTTP, name: admin}
+    hosts: ["./*"]
+  - hosts: ["other/*"]
+`);
+  const scopes = egressScopes(cfg.sidecars[0]);
+  assert.deepEqual(scopes.map((s) => [s.index, s.port, s.hosts]), [[0, 9090, ['./*']], [1, null, ['other/*']]]);
+  assert.equal(egressForPort(scopes, 9090)?.index, 0);
+  assert.equal(egressForPort(scopes, 80)?.index, 1);
+  // Only port-bound listeners: a port none is bound to imports nothing.
+  assert.equal(egressForPort([scopes[0]], 80), null);
+  const reg = buildRegistry(cfg, { domain: 'cluster.local' });
+  const scope = buildProxyScope(cfg, reg, proxy('app'), DEFAULT_COMPILE_OPTIONS);
+  // a: 9090 through listener 0 (./*), but its 80 falls to the catch-all (other/* only): hidden.
+  // b: 9090 is governed by listener 0, which does not import namespace other: hidden.
+  // p: exported to its own namespace only.
+  assert.deepEqual(scope.services.map((s) => `${s.hostname}:${s.ports.map((x) => x.number).join(',')}`), ['a.app.svc.cluster.local:9090']);
+  assert.deepEqual(describeEgress(scope, proxy('app')), [{ index: 0, port: 9090, hosts: ['./*'] }, { index: 1, port: null, hosts: ['other/*'] }]);
+  // No Sidecar: the implicit */* is not recorded; gateways record nothing.
+  assert.deepEqual(describeEgress(buildProxyScope(cfg, reg, proxy('x'), DEFAULT_COMPILE_OPTIONS), proxy('x')), []);
+  const gw: ProxyIdentity = { role: 'gateway', namespace: 'app', labels: {} };
+  assert.deepEqual(describeEgress(buildProxyScope(cfg, reg, gw, DEFAULT_COMPILE_OPTIONS), gw), []);
 });

@@ -70,8 +70,15 @@ export interface EgressHost {
 
 /** One Sidecar egress listener, parsed. */
 export interface EgressScope {
+  /**
+   * Position in the Sidecar's `egress` list; null for the implicit `*\/*` of a proxy without
+   * one. Optional with `hosts`: analyzers build ad-hoc scopes of one host.
+   */
+  index?: number | null;
   /** Listener port, or null for the port-less (catch-all) listener. */
   port: number | null;
+  /** The `hosts` entries as written (what `explain` shows). */
+  hosts?: readonly string[];
   imports: readonly EgressHost[];
   /** `~ns/host` exclusions (`~/host`: any namespace). */
   excludes: readonly EgressHost[];
@@ -79,7 +86,9 @@ export interface EgressScope {
 
 /** The implicit egress of a proxy without Sidecar: `*\/*`. */
 export const IMPLICIT_EGRESS: EgressScope = Object.freeze({
+  index: null,
   port: null,
+  hosts: Object.freeze(['*/*']),
   imports: Object.freeze([Object.freeze({ namespace: null, host: '*' })]),
   excludes: Object.freeze([]),
 });
@@ -99,20 +108,46 @@ export function parseEgressHost(entry: string, sidecarNamespace: string): { excl
 export function egressScopes(sidecar: Sidecar | null): EgressScope[] {
   const egress = sidecar?.spec.egress;
   if (!sidecar || !egress || egress.length === 0) return [IMPLICIT_EGRESS];
-  return egress.map((l) => {
+  return egress.map((l, index) => {
     const imports: EgressHost[] = [];
     const excludes: EgressHost[] = [];
     for (const h of l.hosts) {
       const p = parseEgressHost(h, sidecar.meta.namespace);
       (p.exclude ? excludes : imports).push(p.host);
     }
-    return { port: l.port?.number ?? null, imports, excludes };
+    return { index, port: l.port?.number ?? null, hosts: [...l.hosts], imports, excludes };
   });
 }
 
-/** The egress listener that governs port `port`: the one bound to it, else the port-less one. */
-export function egressForPort(scopes: readonly EgressScope[], port: number): EgressScope | null {
+/**
+ * The egress listener that governs destination port `port` (IstioEgressListener.port): the
+ * one bound to that port wins, else the port-less catch-all; null when every listener is
+ * bound to another port (nothing is imported for `port`: it is an unknown destination).
+ * Generic so `explain` can apply the same rule to the listeners recorded in a snapshot.
+ */
+export function egressForPort<L extends { readonly port: number | null }>(scopes: readonly L[], port: number): L | null {
   return scopes.find((s) => s.port === port) ?? scopes.find((s) => s.port === null) ?? null;
+}
+
+/**
+ * A sidecar's egress listeners as recorded in its snapshot (`Snapshot.sidecarEgress`) for
+ * `explain`: position, port and hosts as written. Empty for gateways.
+ */
+export interface SidecarEgressListener {
+  index: number | null;
+  port: number | null;
+  hosts: readonly string[];
+}
+
+/**
+ * The egress listeners of a proxy scope, for the snapshot: none for gateways and for a
+ * sidecar whose Sidecar lists no `egress` (the implicit `*\/*` imports everything exported).
+ */
+export function describeEgress(scope: ProxyScope, proxy: ProxyIdentity): SidecarEgressListener[] {
+  if (proxy.role !== 'sidecar') return [];
+  return scope.egress
+    .filter((l) => l.index !== undefined && l.index !== null)
+    .map((l) => ({ index: l.index ?? null, port: l.port, hosts: [...(l.hosts ?? [])] }));
 }
 
 function nsMatches(entryNs: string | null, ns: string): boolean {

@@ -7,6 +7,7 @@ import { normalizePath } from '../dataplane/http/normalize.js';
 import type { Cluster, Route, RouteTable, Snapshot, VirtualHost } from '../snapshot/types.js';
 import { matchRoute, resolveRequestPort, selectRouteTable, selectVirtualHost, type RequestInfo, type RouteTrace } from '../dataplane/router/match.js';
 import { redirectLocation, splitHostPort } from '../dataplane/router/redirect.js';
+import { egressForPort, type SidecarEgressListener } from '../compile/scope.js';
 import { describeDestination as destination, refName } from './common.js';
 import { explainTcp, explainTls } from './l4.js';
 
@@ -62,7 +63,19 @@ export interface ExplainResult {
   policy: ExplainPolicy | null;
   /** `sni`: tls:// only, the ClientHello server name explained (null = none sent). */
   request: { method: string; scheme: string; host: string; port: number; path: string; sni?: string | null };
-  proxy: { role: string; namespace: string; labels: Record<string, string>; sidecar: string | null; outboundTrafficPolicy: string };
+  /**
+   * `egressListener` (sidecars whose Sidecar lists `egress`): the listener that governs the
+   * request's port — the one bound to it, else the port-less one; null = none (nothing is
+   * imported for the port). Absent when the snapshot records no egress listeners.
+   */
+  proxy: {
+    role: string;
+    namespace: string;
+    labels: Record<string, string>;
+    sidecar: string | null;
+    outboundTrafficPolicy: string;
+    egressListener?: { index: number | null; port: number | null; hosts: string[] } | null;
+  };
   routeTable: string | null;
   virtualHost: string | null;
   trace: ExplainTraceRow[];
@@ -139,6 +152,8 @@ export function explain(snap: Snapshot, req: ExplainRequest): ExplainResult {
     virtualHost: null,
     trace: [],
   };
+  const egress = egressListenerFor(snap, info.port);
+  if (egress !== undefined) base.proxy.egressListener = egress;
   const table: RouteTable | null = selectRouteTable(snap, info);
   if (!table) return noTable(snap, base, info);
   base.routeTable = table.name;
@@ -170,6 +185,18 @@ export function explain(snap: Snapshot, req: ExplainRequest): ExplainResult {
     return base;
   }
   return fromRoute(snap, base, route, info);
+}
+
+/**
+ * The Sidecar egress listener governing `port` (Sidecar scoping is per destination port),
+ * from the listeners the snapshot records; undefined when it records none.
+ */
+export function egressListenerFor(snap: Snapshot, port: number): { index: number | null; port: number | null; hosts: string[] } | null | undefined {
+  // Read structurally: `sidecarEgress` is filled by compileSnapshot for sidecars.
+  const listeners = (snap as Snapshot & { readonly sidecarEgress?: readonly SidecarEgressListener[] }).sidecarEgress;
+  if (snap.proxy.role !== 'sidecar' || !listeners || listeners.length === 0) return undefined;
+  const l = egressForPort(listeners, port);
+  return l ? { index: l.index, port: l.port, hosts: [...l.hosts] } : null;
 }
 
 function noTable(snap: Snapshot, base: ExplainResult, info: RequestInfo): ExplainResult {

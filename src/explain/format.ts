@@ -13,6 +13,12 @@ export function formatExplain(r: ExplainResult): string {
     `Proxy:    ${r.proxy.role} in namespace ${r.proxy.namespace}${labels ? ` with labels ${labels}` : ''}` +
       (r.proxy.role === 'sidecar' ? `; Sidecar ${r.proxy.sidecar ?? '(none: imports */*)'}; outbound policy ${r.proxy.outboundTrafficPolicy}` : ''),
   );
+  const eg = r.proxy.egressListener;
+  if (eg === null) L.push(`Egress:   no Sidecar egress listener covers port ${q.port}: no service is imported for it`);
+  else if (eg) {
+    const which = `egress[${eg.index ?? '?'}] ${eg.port === null ? '(no port: every port without a listener of its own)' : `(port ${eg.port})`}`;
+    L.push(`Egress:   ${which} governs port ${q.port}; hosts ${eg.hosts.join(', ')}`);
+  }
   if (r.routeTable) L.push(`Routes:   route table "${r.routeTable}"${r.virtualHost ? `, virtual host ${r.virtualHost}` : ''}`);
   if (r.trace.length) {
     L.push('Rules, in evaluation order:');
