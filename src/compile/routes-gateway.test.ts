@@ -163,3 +163,109 @@ spec:
   const t = snap.routeTables.get('http.80')!;
   assert.deepEqual([...t.exact.keys()], ['a.example.com']);
 });
+
+void test('server TLS: client-certificate checks (caCrl, subjectAltNames, SPKI and hash pins) reach the listener', () => {
+  const snap = compile(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mtls, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["a.example.com"]
+    tls:
+      mode: MUTUAL
+      serverCertificate: /c.pem
+      privateKey: /k.pem
+      caCertificates: /ca.pem
+      caCrl: /ca.crl
+      subjectAltNames: [spiffe://cluster.local/ns/a/sa/b]
+      verifyCertificateSpki: [AAAA]
+      verifyCertificateHash: ["AB:CD"]
+  - port: {number: 443, name: https-plain, protocol: HTTPS}
+    hosts: ["b.example.com"]
+    tls: {mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem}
+`);
+  const [mutual, simple] = snap.listeners[0].servers.map((s) => s.tls);
+  assert.equal(mutual?.caCrl, '/ca.crl');
+  assert.deepEqual(mutual?.subjectAltNames, ['spiffe://cluster.local/ns/a/sa/b']);
+  assert.deepEqual(mutual?.verifyCertificateSpki, ['AAAA']);
+  assert.deepEqual(mutual?.verifyCertificateHash, ['AB:CD']);
+  assert.equal(simple?.caCrl, null);
+  assert.deepEqual([simple?.subjectAltNames, simple?.verifyCertificateSpki, simple?.verifyCertificateHash], [[], [], []]);
+});
+
+void test('TLS server that terminates (SIMPLE/MUTUAL): the port gets the bound tcp route; PASSTHROUGH and HTTPS ports do not', () => {
+  const snap = compile(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tls, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 9000, name: tls-term, protocol: TLS}
+    hosts: ["db.example.com"]
+    tls: {mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem}
+  - port: {number: 9001, name: tls-pass, protocol: TLS}
+    hosts: ["db.example.com"]
+    tls: {mode: PASSTHROUGH}
+  - port: {number: 9002, name: https, protocol: HTTPS}
+    hosts: ["db.example.com"]
+    tls: {mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: istio-system}
+spec:
+  hosts: [db.example.com]
+  gateways: [tls]
+  tcp:
+  - route: [{destination: {host: db.data.svc.cluster.local, port: {number: 5432}}}]
+`);
+  const byPort = new Map(snap.listeners.map((l) => [l.port, l]));
+  assert.equal(byPort.get(9000)?.protocol, 'TLS');
+  assert.deepEqual(byPort.get(9000)?.tcpRoute?.destinations.map((d) => d.cluster), ['outbound|5432||db.data.svc.cluster.local']);
+  assert.equal(byPort.get(9000)?.servers[0].tls?.mode, 'SIMPLE');
+  assert.equal(byPort.get(9001)?.tcpRoute, null);
+  assert.equal(byPort.get(9002)?.tcpRoute, null);
+});
+
+void test('gateway tcp/tls matches: sourceLabels, sourceNamespace, destinationSubnets are ignored (as Istio), with a note; port and gateways still decide', () => {
+  const snap = compile(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: l4, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 31400, name: tcp, protocol: TCP}
+    hosts: ["*"]
+  - port: {number: 15443, name: tls, protocol: TLS}
+    hosts: ["*.example.com"]
+    tls: {mode: PASSTHROUGH}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: l4, namespace: istio-system}
+spec:
+  hosts: ["*.example.com"]
+  gateways: [l4]
+  tcp:
+  - match: [{port: 31401}]
+    route: [{destination: {host: wrong-port.data.svc.cluster.local, port: {number: 1}}}]
+  - match: [{port: 31400, sourceLabels: {app: nobody}, sourceNamespace: elsewhere, destinationSubnets: [10.9.9.0/24]}]
+    route: [{destination: {host: db.data.svc.cluster.local, port: {number: 5432}}}]
+  tls:
+  - match: [{port: 15443, sniHosts: [a.example.com], sourceLabels: {app: nobody}, gateways: [l4]}]
+    route: [{destination: {host: a.data.svc.cluster.local, port: {number: 443}}}]
+  - match: [{port: 15443, sniHosts: [b.example.com], gateways: [other]}]
+    route: [{destination: {host: b.data.svc.cluster.local, port: {number: 443}}}]
+`);
+  const byPort = new Map(snap.listeners.map((l) => [l.port, l]));
+  assert.equal(byPort.get(31400)?.tcpRoute?.ruleIndex, 1);
+  assert.deepEqual(byPort.get(15443)?.tlsRoutes?.map((r) => r.sniHosts), [['a.example.com']]);
+  const notes = snap.notes.map((n) => n.message);
+  assert.ok(notes.includes('tcp[1]: destinationSubnets, sourceLabels, sourceNamespace ignored on gateways (as Istio: only port and gateways select a gateway L4 route)'), notes.join('\n'));
+  assert.ok(notes.some((n) => n.startsWith('tls[0]: sourceLabels ignored on gateways')), notes.join('\n'));
+});

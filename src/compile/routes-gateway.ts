@@ -48,6 +48,8 @@ interface BoundServer {
 
 const HTTP_CLASS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 const TERMINATING_TLS = new Set(['SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL']);
+/** Modes a TLS-protocol server terminates with files or credentials (ISTIO_MUTUAL needs mesh certificates). */
+const TERMINATED_L4 = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 const KNOWN: ReadonlySet<string> = new Set(['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'TCP', 'TLS', 'REDIS', 'MYSQL']);
 
 /** Plain HTTP servers share a listener; HTTPS and TLS both speak TLS; the rest is TCP. */
@@ -200,7 +202,7 @@ export function buildGatewayRoutes(input: GatewayRoutesInput): GatewayRoutes {
         tls: serverTls(s.server.tls),
       })),
       routeTable,
-      tcpRoute: cls === 'tcp' ? gatewayTcpRoute(port, servers, input) : null,
+      tcpRoute: cls === 'tcp' ? gatewayTcpRoute(port, servers, input) : cls === 'tls' ? terminatedTlsTcpRoute(port, servers, input) : null,
       tlsRoutes: cls === 'tls' ? gatewayTlsRoutes(port, servers, input) : [],
     });
   }
@@ -245,6 +247,7 @@ function gatewayTlsRoutes(port: number, servers: readonly BoundServer[], input: 
       for (const m of rule.match) {
         if (m.port !== undefined && m.port !== port) continue;
         if (m.gateways?.length && !m.gateways.some((g) => gwKeys.has(normalizeGatewayName(g, vs.ref.namespace)))) continue;
+        noteIgnoredL4Conditions(input, vs.ref, `tls[${i}]`, [m]);
         const sniHosts = m.sniHosts.map((h) => resolveShortName(h, vs.ref.namespace, domain));
         out.push({ virtualService: vs.ref, ruleIndex: i, sniHosts, destinations: kept, totalWeight: kept.reduce((a, d) => a + d.weight, 0) });
       }
@@ -256,8 +259,9 @@ function gatewayTlsRoutes(port: number, servers: readonly BoundServer[], input: 
 /**
  * The TCP route of a Gateway TCP port: the first `tcp[]` rule, in VirtualService order, of a
  * VirtualService bound to one of the port's Gateways whose match (port, match-level gateways)
- * fits. Rules with destinationSubnets / source conditions are skipped (noted): a gateway has
- * no original destination to compare.
+ * fits. As in Istio (`l4SingleMatch`), only `port` and `gateways` decide on a gateway:
+ * `destinationSubnets`, `sourceLabels`, `sourceNamespace` and `sourceSubnet` are ignored, and a
+ * note says so.
  */
 function gatewayTcpRoute(port: number, servers: readonly BoundServer[], input: GatewayRoutesInput): TcpRoute | null {
   const gwKeys = new Set(servers.map((s) => refKey(s.ref)));
@@ -274,7 +278,6 @@ function gatewayTcpRoute(port: number, servers: readonly BoundServer[], input: G
       const fits =
         matches.length === 0 ||
         matches.some((m) => {
-          if (m.destinationSubnets?.length || m.sourceLabels || m.sourceNamespace || m.sourceSubnet) return false;
           if (m.port !== undefined && m.port !== port) return false;
           if (m.gateways?.length) return m.gateways.some((g) => gwKeys.has(normalizeGatewayName(g, vs.ref.namespace)));
           return true;
@@ -282,10 +285,39 @@ function gatewayTcpRoute(port: number, servers: readonly BoundServer[], input: G
       if (!fits) continue;
       const kept = l4Destinations(rule.route ?? [], vs.ref.namespace, port, input, domain);
       if (kept.length === 0) continue;
+      noteIgnoredL4Conditions(input, vs.ref, `tcp[${i}]`, matches);
       return { virtualService: vs.ref, ruleIndex: i, destinations: kept, totalWeight: kept.reduce((a, d) => a + d.weight, 0) };
     }
   }
   return null;
+}
+
+/** Say (once per rule) that gateway-meaningless L4 conditions were ignored, as Istio ignores them. */
+function noteIgnoredL4Conditions(
+  input: GatewayRoutesInput,
+  ref: ConfigRef,
+  rule: string,
+  matches: ReadonlyArray<{ destinationSubnets?: readonly string[]; sourceLabels?: Readonly<Record<string, string>>; sourceNamespace?: string; sourceSubnet?: string }>,
+): void {
+  const fields = new Set<string>();
+  for (const m of matches) {
+    if (m.destinationSubnets?.length) fields.add('destinationSubnets');
+    if (m.sourceLabels && Object.keys(m.sourceLabels).length > 0) fields.add('sourceLabels');
+    if (m.sourceNamespace) fields.add('sourceNamespace');
+    if (m.sourceSubnet) fields.add('sourceSubnet');
+  }
+  if (fields.size > 0) input.notes.add(ref, `${rule}: ${[...fields].join(', ')} ignored on gateways (as Istio: only port and gateways select a gateway L4 route)`);
+}
+
+/**
+ * A `TLS`-protocol port whose servers terminate TLS (SIMPLE, MUTUAL, OPTIONAL_MUTUAL): as in
+ * Istio, the decrypted bytes are routed by the bound VirtualServices' `tcp` rules. Null for
+ * HTTPS ports (served as HTTP) and pure PASSTHROUGH ports (routed by `tls` rules).
+ */
+function terminatedTlsTcpRoute(port: number, servers: readonly BoundServer[], input: GatewayRoutesInput): TcpRoute | null {
+  if (servers[0].protocol !== 'TLS') return null;
+  const terminated = servers.filter((s) => s.protocol === 'TLS' && TERMINATED_L4.has(s.server.tls?.mode ?? 'PASSTHROUGH'));
+  return terminated.length > 0 ? gatewayTcpRoute(port, terminated, input) : null;
 }
 
 /** The TLS settings a terminating listener needs (paths; the data plane reads the files). */
@@ -300,6 +332,9 @@ function serverTls(t: ServerTLSSettings | undefined): ServerTls | null {
     caCertificates: t.caCertificates ?? t.tlsCertificates?.find((c) => c.caCertificates)?.caCertificates ?? null,
     credentialName: t.credentialName ?? t.credentialNames?.[0] ?? null,
     subjectAltNames: t.subjectAltNames ?? [],
+    caCrl: t.caCrl ?? null,
+    verifyCertificateSpki: t.verifyCertificateSpki ?? [],
+    verifyCertificateHash: t.verifyCertificateHash ?? [],
     minProtocolVersion: t.minProtocolVersion ?? null,
     maxProtocolVersion: t.maxProtocolVersion ?? null,
     cipherSuites: t.cipherSuites ?? [],

@@ -148,7 +148,7 @@ export class Proxy {
         tlsEntries.set(l.port, terminating.map((x) => ({ hosts: x.hosts, tls: x.tls! })));
       } else if (!this.warned.has(l.name)) {
         this.warned.add(l.name);
-        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: no VirtualService route is bound to it, or it needs AUTO_PASSTHROUGH, ISTIO_MUTUAL or a TLS-terminating TLS server, which are not supported yet`);
+        o.log(`warning: gateway listener ${l.name} (${l.protocol}) is not served: no VirtualService route is bound to it, or it needs AUTO_PASSTHROUGH or ISTIO_MUTUAL, which are not supported yet`);
       }
     }
     for (const [port, proto] of wanted) {
@@ -207,7 +207,7 @@ export class Proxy {
 
   private async bindTcp(configPort: number, port: number): Promise<void> {
     const o = this.opts;
-    const l = new TcpListener({ snapshot: o.snapshot, clusters: this.clusters, rnd: o.rnd ?? Math.random, observer: o.tcp ?? null }, configPort);
+    const l = new TcpListener({ snapshot: o.snapshot, clusters: this.clusters, rnd: o.rnd ?? Math.random, observer: o.tcp ?? null, credentialsDir: o.credentialsDir ?? null, log: o.log }, configPort);
     let actual: number;
     try {
       actual = await l.listen(port, o.bindAddress);

@@ -147,6 +147,7 @@ export function explainTls(snap: Snapshot, url: string): ExplainResult {
       if (!r) return { ...b, trace: t, reason: `no tls route of the PASSTHROUGH servers on port ${u.port} covers ${sni === null ? 'a ClientHello without SNI' : `SNI "${sni}"`}: the connection is closed` };
       return { ...routed(snap, b, r, 'tls', `VirtualService ${refName(r.virtualService)} tls[${r.ruleIndex}] matched: the TLS bytes are passed through, not terminated`), trace: t };
     }
+    if (l.protocol === 'TLS' && l.tcpRoute) return routed(snap, b, l.tcpRoute, 'tcp', `TLS is terminated on port ${u.port}; the decrypted bytes are forwarded by the bound tcp route`);
     const terminating = l.servers.filter((s) => s.tls && s.tlsMode !== 'PASSTHROUGH');
     if (terminating.length > 0) {
       const names = terminating.map((s) => `${refName(s.gateway)} servers[${s.serverIndex}]`).join(', ');

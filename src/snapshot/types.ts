@@ -408,7 +408,14 @@ export interface ServerTls {
   certificates: ReadonlyArray<{ certificate: string; privateKey: string }>;
   caCertificates: string | null;
   credentialName: string | null;
+  /** Client certificates must carry one of these SANs (MUTUAL/OPTIONAL_MUTUAL); empty = any. */
   subjectAltNames: readonly string[];
+  /** Path of a PEM CRL: client certificates it revokes are refused. */
+  caCrl: string | null;
+  /** Base64 SHA-256 of the client certificate's SPKI; with `verifyCertificateHash`, any one must match. */
+  verifyCertificateSpki: readonly string[];
+  /** Hex SHA-256 of the client certificate's DER (colons allowed); any one must match. */
+  verifyCertificateHash: readonly string[];
   minProtocolVersion: string | null;
   maxProtocolVersion: string | null;
   cipherSuites: readonly string[];
@@ -435,6 +442,11 @@ export interface Snapshot {
   readonly sidecarL4?: ReadonlyMap<number, readonly SidecarL4Service[]>;
   /** The Sidecar resource in effect, if any. */
   readonly sidecar: ConfigRef | null;
+  /**
+   * Sidecar: the egress listeners of the Sidecar in effect (position, port, hosts as written),
+   * so `explain` can say which one governs a port; empty for gateways and without `egress`.
+   */
+  readonly sidecarEgress?: ReadonlyArray<{ readonly index: number | null; readonly port: number | null; readonly hosts: readonly string[] }>;
   /** Notes from compilation (dropped duplicate VirtualServices, missing delegates...). */
   readonly notes: ReadonlyArray<{ ref: ConfigRef | null; message: string }>;
 }

@@ -1,6 +1,6 @@
 /** Test certificates made with the openssl CLI (tests skip where it is missing). */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -48,4 +48,36 @@ export function makeCerts(serverNames: readonly string[]): TestCerts {
     clientKey: join(dir, 'client.key'),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** One more client certificate signed by the `makeCerts` CA (`san` in openssl form, e.g. `DNS:a.example`). */
+export function addClientCert(certs: TestCerts, name: string, san: string): { cert: string; key: string } {
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: certs.dir, stdio: 'ignore' });
+  };
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  writeFileSync(join(certs.dir, `${name}.ext`), `subjectAltName=${san}\n`);
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+  return { cert: join(certs.dir, `${name}.pem`), key: join(certs.dir, `${name}.key`) };
+}
+
+/**
+ * A PEM CRL signed by the `makeCerts` CA that revokes the given certificates (paths); with
+ * none, an empty but valid CRL. Written to `<dir>/<file>`; returns its path.
+ */
+export function makeCrl(certs: TestCerts, revoked: readonly string[], file = 'ca.crl'): string {
+  const ca = join(certs.dir, 'crl-ca');
+  rmSync(ca, { recursive: true, force: true });
+  mkdirSync(ca);
+  writeFileSync(join(ca, 'index.txt'), '');
+  writeFileSync(join(ca, 'crlnumber'), '01\n');
+  writeFileSync(
+    join(ca, 'ca.cnf'),
+    `[ca]\ndefault_ca = test\n[test]\ndatabase = ${join(ca, 'index.txt')}\ncrlnumber = ${join(ca, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 2\n`,
+  );
+  const base = ['-config', join(ca, 'ca.cnf'), '-keyfile', certs.ca.replace(/ca\.pem$/, 'ca.key'), '-cert', certs.ca];
+  for (const r of revoked) execFileSync('openssl', ['ca', ...base, '-revoke', r], { cwd: certs.dir, stdio: 'ignore' });
+  const out = join(certs.dir, file);
+  execFileSync('openssl', ['ca', ...base, '-gencrl', '-out', out], { cwd: certs.dir, stdio: 'ignore' });
+  return out;
 }

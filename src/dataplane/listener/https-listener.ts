@@ -4,10 +4,14 @@
  * ALPN offers h2 and http/1.1, and decrypted connections go to the same HTTP/1.1 and HTTP/2
  * servers as plain ones. `minProtocolVersion` (default TLS 1.2), `maxProtocolVersion` and
  * `cipherSuites` apply per server, also when servers on one port differ in them. Client certificates: MUTUAL requires one signed by the server's
- * `caCertificates`; OPTIONAL_MUTUAL asks but admits clients without one.
+ * `caCertificates`; OPTIONAL_MUTUAL asks but admits clients without one. A certificate that is
+ * presented must chain to the CA, not be revoked by `caCrl`, and pass `subjectAltNames`,
+ * `verifyCertificateSpki`/`verifyCertificateHash` (Envoy's CertificateValidationContext);
+ * otherwise the connection is closed before any request is read.
  */
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { X509Certificate, createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ServerTls } from '../../snapshot/types.js';
@@ -21,6 +25,7 @@ export interface TlsServerEntry {
 interface Compiled {
   hosts: readonly string[];
   mode: string;
+  tls: ServerTls;
   options: tls.SecureContextOptions;
   context: tls.SecureContext;
 }
@@ -39,30 +44,42 @@ const VERSIONS: Record<string, tls.SecureVersion | undefined> = {
   TLSV1_3: 'TLSv1.3',
 };
 
+/** The files a terminating server reads (absolute or relative paths). */
+interface CertFiles {
+  cert: string;
+  key: string;
+  ca: string | null;
+  crl: string | null;
+}
+
 /**
  * `credentialName` resolved as Kubernetes mounts a TLS secret: `<dir>/<name>/tls.crt`,
  * `tls.key`, and `ca.crt` (or Istio's separate `<name>-cacert/ca.crt`) for client CAs.
  */
-function fromCredentials(t: ServerTls, dir: string | null): { cert: string; key: string; ca: string | null } {
+function fromCredentials(t: ServerTls, dir: string | null): CertFiles {
   const name = t.credentialName as string;
   if (!dir) throw new Error(`credentialName "${name}" needs --credentials-dir (a folder with ${name}/tls.crt and ${name}/tls.key)`);
   const base = join(dir, name);
   const ca = [join(base, 'ca.crt'), join(dir, `${name}-cacert`, 'ca.crt')].find((f) => existsSync(f)) ?? null;
-  return { cert: join(base, 'tls.crt'), key: join(base, 'tls.key'), ca };
+  // Istio reads a CRL from the secret's `ca.crl` key (gateway `caCrl` is refused with credentialName).
+  const crl = [join(base, 'ca.crl'), join(dir, `${name}-cacert`, 'ca.crl')].find((f) => existsSync(f)) ?? null;
+  return { cert: join(base, 'tls.crt'), key: join(base, 'tls.key'), ca, crl };
 }
 
 /** The certificate files a server uses (for building its context and for watching). */
-function filesFor(t: ServerTls, credentialsDir: string | null): { cert: string; key: string; ca: string | null } {
-  if (t.certificates.length > 0) return { cert: t.certificates[0].certificate, key: t.certificates[0].privateKey, ca: t.caCertificates };
+function filesFor(t: ServerTls, credentialsDir: string | null): CertFiles {
+  if (t.certificates.length > 0) return { cert: t.certificates[0].certificate, key: t.certificates[0].privateKey, ca: t.caCertificates, crl: t.caCrl };
   if (t.credentialName) return fromCredentials(t, credentialsDir);
   throw new Error('no server certificate');
 }
 
-function optionsFor(t: ServerTls, files: { cert: string; key: string; ca: string | null }): tls.SecureContextOptions {
+function optionsFor(t: ServerTls, files: CertFiles): tls.SecureContextOptions {
   return {
     cert: readFileSync(files.cert),
     key: readFileSync(files.key),
     ...(files.ca ? { ca: readFileSync(files.ca) } : {}),
+    // Node turns on CRL checking for the whole chain when a CRL is given (as Envoy does by default).
+    ...(files.crl ? { crl: readFileSync(files.crl) } : {}),
     // Istio's default minimum is TLS 1.2.
     minVersion: VERSIONS[t.minProtocolVersion ?? ''] ?? 'TLSv1.2',
     ...(VERSIONS[t.maxProtocolVersion ?? ''] ? { maxVersion: VERSIONS[t.maxProtocolVersion ?? ''] } : {}),
@@ -118,7 +135,7 @@ export function createTlsServer(
   const build = (): Compiled[] =>
     entries.map((e, i) => {
       const options = optionsFor(e.tls, files[i]);
-      return { hosts: e.hosts, mode: e.tls.mode, options, context: tls.createSecureContext(options) };
+      return { hosts: e.hosts, mode: e.tls.mode, tls: e.tls, options, context: tls.createSecureContext(options) };
     });
   let compiled = build();
   /** Index of the server a server name selects (no match: the first server). */
@@ -155,7 +172,7 @@ export function createTlsServer(
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       socket.on('error', () => socket.destroy());
       const chosen = pick((socket as tls.TLSSocket & { servername?: string }).servername || undefined);
-      if (chosen.mode === 'MUTUAL' && !socket.authorized) {
+      if (!clientAdmitted(chosen, socket)) {
         socket.destroy();
         return;
       }
@@ -183,6 +200,64 @@ export function createTlsServer(
     }
   });
   return outer;
+}
+
+/**
+ * Does the server admit this client after the handshake? MUTUAL needs a certificate,
+ * OPTIONAL_MUTUAL admits none; a certificate that is presented must verify (CA chain and CRL,
+ * checked by OpenSSL) and pass the server's SAN / SPKI / hash pins.
+ */
+function clientAdmitted(c: Compiled, socket: tls.TLSSocket): boolean {
+  if (c.mode !== 'MUTUAL' && c.mode !== 'OPTIONAL_MUTUAL') return true;
+  const peer = socket.getPeerCertificate();
+  const presented = peer !== null && typeof peer === 'object' && Buffer.isBuffer(peer.raw);
+  if (!presented) return c.mode === 'OPTIONAL_MUTUAL';
+  return socket.authorized && clientCertificateRejection(c.tls, peer.raw) === null;
+}
+
+/** The SAN values of a certificate (DNS, URI, IP, email), as Envoy matches them. */
+function subjectAltNamesOf(x: X509Certificate): string[] {
+  const out: string[] = [];
+  // Node prints `TYPE:value` joined by ", "; values with special characters are JSON-quoted.
+  for (const m of (x.subjectAltName ?? '').matchAll(/(?:^|, )(DNS|URI|IP Address|email):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    out.push(m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2]);
+  }
+  return out;
+}
+
+/** Envoy's DNS SAN match: exact (case-insensitive), or a `*.suffix` SAN covering one label. */
+function sanMatches(wanted: string, san: string): boolean {
+  const w = wanted.toLowerCase();
+  const v = san.toLowerCase();
+  if (w === v) return true;
+  if (!v.startsWith('*.')) return false;
+  const dot = w.indexOf('.');
+  return dot > 0 && w.slice(dot) === v.slice(1);
+}
+
+/**
+ * Why a (CA-verified) client certificate fails the server's pins, or null when it passes.
+ * Envoy's semantics: one of `subjectAltNames` must be among the certificate's SANs; when
+ * `verifyCertificateSpki` or `verifyCertificateHash` are set, the certificate must match any
+ * one value of either list (SPKI: base64 SHA-256 of the DER SubjectPublicKeyInfo; hash: hex
+ * SHA-256 of the DER certificate, case and colons ignored). Pure.
+ */
+export function clientCertificateRejection(t: Pick<ServerTls, 'subjectAltNames' | 'verifyCertificateSpki' | 'verifyCertificateHash'>, der: Buffer): string | null {
+  const x = new X509Certificate(der);
+  if (t.subjectAltNames.length > 0) {
+    const sans = subjectAltNamesOf(x);
+    if (!t.subjectAltNames.some((w) => sans.some((v) => sanMatches(w, v)))) {
+      return `no subjectAltName of [${t.subjectAltNames.join(', ')}] in the certificate (has [${sans.join(', ')}])`;
+    }
+  }
+  if (t.verifyCertificateSpki.length > 0 || t.verifyCertificateHash.length > 0) {
+    const hash = createHash('sha256').update(der).digest('hex');
+    const spki = createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+    const hashOk = t.verifyCertificateHash.some((h) => h.replace(/:/g, '').toLowerCase() === hash);
+    const spkiOk = t.verifyCertificateSpki.some((k) => k.trim() === spki);
+    if (!hashOk && !spkiOk) return 'the certificate matches no verifyCertificateSpki / verifyCertificateHash value';
+  }
+  return null;
 }
 
 /** The longest ClientHello read before choosing anyway, and how long a client may take to send it. */
@@ -221,9 +296,9 @@ function dispatchBySni(route: (sni: string | null) => tls.Server): net.Server {
  * Re-reads certificates when their files change: watches each file's folder (editors and
  * Kubernetes replace files by rename / symlink swap), debounced; stops with the server.
  */
-function watchCertificates(server: net.Server, files: ReadonlyArray<{ cert: string; key: string; ca: string | null }>, reload: () => void): void {
+function watchCertificates(server: net.Server, files: ReadonlyArray<CertFiles>, reload: () => void): void {
   const dirs = new Set<string>();
-  for (const f of files) for (const p of [f.cert, f.key, f.ca]) if (p) dirs.add(dirname(p));
+  for (const f of files) for (const p of [f.cert, f.key, f.ca, f.crl]) if (p) dirs.add(dirname(p));
   let timer: NodeJS.Timeout | null = null;
   const watchers: FSWatcher[] = [];
   for (const d of dirs) {

@@ -2,14 +2,19 @@
  * A Gateway TCP server port (VirtualService `tcp` routes; TLS PASSTHROUGH `tls` routes by the
  * ClientHello's SNI): each connection is sent, whole, to one weighted destination's endpoint
  * through the cluster's load balancer, bytes piped both ways with backpressure; istio_tcp_*
- * metrics are recorded. No route: the connection is closed (Envoy's BlackHole).
+ * metrics are recorded. No route: the connection is closed (Envoy's BlackHole). A `TLS` port
+ * whose servers terminate TLS (SIMPLE/MUTUAL/OPTIONAL_MUTUAL) decrypts first, with the same
+ * certificate choice, client checks and reloads as HTTPS servers, then routes the plain bytes
+ * by the port's `tcp` route.
  *
  * The weighted pick, upstream resolution and piping are exported for the sidecar's CONNECT
  * tunnels (http/connect.ts), which route the same way.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Snapshot, TcpRoute, TlsRoute } from '../../snapshot/types.js';
+import type { TLSSocket } from 'node:tls';
+import type { Listener, Snapshot, TcpRoute, TlsRoute } from '../../snapshot/types.js';
+import { createTlsServer, type TlsServerEntry } from './https-listener.js';
 import { firstL4Match, readSni } from './sni.js';
 import type { ClusterManager, ClusterRuntime } from '../cluster/manager.js';
 import type { HostRuntime } from '../cluster/host.js';
@@ -26,11 +31,20 @@ export interface TcpListenerDeps {
   clusters: ClusterManager;
   rnd: () => number;
   observer: TcpObserver | null;
+  /** Where `credentialName` secrets are mounted (TLS-terminating servers). */
+  credentialsDir?: string | null;
+  /** Error lines (a TLS server whose certificates cannot be read, reload failures). */
+  log?: (line: string) => void;
 }
+
+/** Gateway server modes this listener terminates before TCP routing. */
+const TERMINATED = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 
 export class TcpListener {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** The TLS terminator for the current servers' settings (rebuilt when they change). */
+  private terminator: { key: string; server: net.Server | null } | null = null;
 
   constructor(
     private readonly deps: TcpListenerDeps,
@@ -47,11 +61,48 @@ export class TcpListener {
     const snap = this.deps.snapshot();
     this.deps.clusters.update(snap);
     const listener = snap.listeners.find((l) => l.port === this.configPort);
+    const entries = listener ? terminatedEntries(listener) : [];
+    if (entries.length > 0) return this.acceptTerminated(client, entries);
     const tlsRoutes = listener?.tlsRoutes ?? [];
     if (tlsRoutes.length > 0) return this.acceptTls(client, tlsRoutes);
     const route = listener?.tcpRoute ?? null;
     if (!route) return void client.destroy();
     this.forward(client, route, null);
+  }
+
+  /**
+   * TLS terminated, then the decrypted stream routed by the port's `tcp` route (looked up once
+   * the handshake and client checks pass, so a reload in between is honoured).
+   */
+  private acceptTerminated(client: net.Socket, entries: readonly TlsServerEntry[]): void {
+    const server = this.terminatorFor(entries);
+    if (!server) return void client.destroy();
+    server.emit('connection', client);
+  }
+
+  private terminatorFor(entries: readonly TlsServerEntry[]): net.Server | null {
+    const key = JSON.stringify(entries);
+    if (this.terminator?.key === key) return this.terminator.server;
+    this.terminator?.server?.close();
+    const log = this.deps.log ?? ((): void => undefined);
+    let server: net.Server | null = null;
+    try {
+      server = createTlsServer(entries, (tlsSocket) => this.onDecrypted(tlsSocket), this.deps.credentialsDir ?? null, {
+        onReload: () => log(`gateway TLS port ${this.configPort}: certificates reloaded`),
+        onReloadError: (e) => log(`warning: gateway TLS port ${this.configPort}: changed certificates not usable (${e.message}); the previous ones keep serving`),
+      });
+    } catch (e) {
+      log(`error: gateway TLS port ${this.configPort}: connections are closed: ${(e as Error).message}`);
+    }
+    this.terminator = { key, server };
+    return server;
+  }
+
+  private onDecrypted(socket: TLSSocket): void {
+    const listener = this.deps.snapshot().listeners.find((l) => l.port === this.configPort);
+    const route = listener?.tcpRoute ?? null;
+    if (!route) return void socket.destroy();
+    this.forward(socket, route, null);
   }
 
   /** PASSTHROUGH: read the ClientHello (not terminating TLS), route on its SNI. */
@@ -73,7 +124,7 @@ export class TcpListener {
     client.on('data', onData);
   }
 
-  private forward(client: net.Socket, route: TcpRoute, head: Buffer | null): void {
+  private forward(client: Duplex, route: TcpRoute, head: Buffer | null): void {
     const up = resolveL4Upstream(route, this.deps.clusters, this.deps.rnd);
     // A gateway has no original destination to pass through to: PASSTHROUGH clusters close too.
     if (up.kind !== 'endpoint') return void client.destroy();
@@ -106,12 +157,20 @@ export class TcpListener {
 
   stopAccepting(): void {
     this.server.close();
+    this.terminator?.server?.close();
   }
 
   destroy(): void {
     this.server.close();
+    this.terminator?.server?.close();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** The servers of a `TLS` port that terminate TLS (HTTPS ports are served as HTTP elsewhere). */
+function terminatedEntries(l: Listener): TlsServerEntry[] {
+  if (l.protocol !== 'TLS' || l.tcpRoute === null) return [];
+  return l.servers.flatMap((x) => (x.tls && TERMINATED.has(x.tls.mode) ? [{ hosts: x.hosts, tls: x.tls }] : []));
 }
 
 /** The weighted destination for one connection (`rnd` in [0, 1)). */
