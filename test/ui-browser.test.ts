@@ -1,27 +1,28 @@
 /**
- * End-to-end browser test of the dashboard: a real Chromium (Debian's `chromium` package,
- * driven by playwright-core) loads /ui while traffic flows through two sidecars that share one
- * dashboard (the way `isthmus demo` shows the whole mesh), sees a graph node for every
- * service version and edges with non-zero rates, runs the explain form, and saves a
- * screenshot to test-artifacts/ui.png.
+ * End-to-end browser test of the dashboard during the demo: the real `isthmus demo` (a child
+ * process on free ports, with `--load` background traffic through the ingress gateway) prints
+ * its dashboard URL; a real Chromium (Debian's `chromium` package, driven by playwright-core)
+ * loads that /ui, sees a graph node for the gateway and every service version (productpage,
+ * details, reviews v1/v2/v3, ratings) and non-zero rates on the edges the traffic takes, runs
+ * the explain form, and saves a screenshot to test-artifacts/ui.png. Then Ctrl-C (SIGINT)
+ * must stop the demo with exit 0.
  *
  * Skips, saying why, when playwright-core is not installed or no Chromium can be started.
  * Chromium: $ISTHMUS_CHROMIUM, else the usual Debian/Ubuntu paths (`apt-get install chromium`).
  */
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { request, serviceEntry, startUpstream, type Upstream } from './support/mesh.js';
-import { REPO_ROOT, configDir, startRuntime, type ConfigDir, type RuntimeHandle } from './support/harness.js';
-import { AdminServer } from '../src/admin/server.js';
-import { createDashboard } from '../src/admin/ui/index.js';
+import { REPO_ROOT, waitFor, withTimeout } from './support/harness.js';
 
 /** The slice of playwright-core's API used here (it is loaded dynamically: an optional dependency). */
 interface Page {
   goto(url: string): Promise<unknown>;
   evaluate<T>(fn: () => T): Promise<T>;
   fill(selector: string, value: string): Promise<void>;
+  selectOption(selector: string, value: string): Promise<unknown>;
   click(selector: string): Promise<void>;
   textContent(selector: string): Promise<string | null>;
   screenshot(opts: { path: string; fullPage: boolean }): Promise<unknown>;
@@ -46,6 +47,7 @@ interface DomView {
   clusters: string;
   config: string;
   explain: string;
+  proxies: Array<{ value: string; text: string }>;
 }
 
 /**
@@ -66,6 +68,7 @@ function readDom(page: Page): Promise<DomView> {
       clusters: doc.getElementById('clusters').textContent,
       config: doc.getElementById('config').textContent,
       explain: doc.getElementById('explain-out').textContent,
+      proxies: Array.from(doc.querySelectorAll('#explain-source option')).map((o: any) => ({ value: o.value, text: o.textContent })),
     };
   });
 }
@@ -107,93 +110,55 @@ const skipReason =
       ? `no Chromium found (${process.env.ISTHMUS_CHROMIUM ? `ISTHMUS_CHROMIUM=${process.env.ISTHMUS_CHROMIUM} does not exist` : `looked at ${CHROMIUM_PATHS.join(', ')}`}); install it with \`apt-get install chromium\` or set ISTHMUS_CHROMIUM`
       : null;
 
-const VERSIONS = ['details-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3'];
-const ups = new Map<string, Upstream>();
-let cfg: ConfigDir;
-let productpage: RuntimeHandle;
-let reviewsV2: RuntimeHandle;
-let admin: AdminServer;
-let adminPort = 0;
+/** The demo's workloads, as graph node ids (`namespace/workload`). */
+const NODES = ['istio-system/istio-ingressgateway', ...['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'].map((w) => `bookinfo/${w}`)];
+/**
+ * Edges the `--load` traffic takes: gateway -> productpage -> details and reviews (75/25 v1/v3
+ * canary; every fourth request is jason's, routed to v2), and reviews v2/v3 -> ratings.
+ */
+const BUSY = [
+  'istio-system/istio-ingressgateway -> bookinfo/productpage-v1',
+  'bookinfo/productpage-v1 -> bookinfo/details-v1',
+  'bookinfo/productpage-v1 -> bookinfo/reviews-v1',
+  'bookinfo/productpage-v1 -> bookinfo/reviews-v2',
+  'bookinfo/productpage-v1 -> bookinfo/reviews-v3',
+  'bookinfo/reviews-v2 -> bookinfo/ratings-v1',
+  'bookinfo/reviews-v3 -> bookinfo/ratings-v1',
+];
 
-function mesh(): string {
-  const ep = (w: string) => {
-    const [app, version] = w.split('-');
-    return { port: (ups.get(w) as Upstream).port, labels: { app, version } };
-  };
-  return (
-    serviceEntry('details', 'default', 9080, [ep('details-v1')]) +
-    serviceEntry('ratings', 'default', 9080, [ep('ratings-v1')]) +
-    serviceEntry('reviews', 'default', 9080, [ep('reviews-v1'), ep('reviews-v2'), ep('reviews-v3')]) +
-    `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-  - {name: v3, labels: {version: v3}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews}
-spec:
-  hosts: [reviews]
-  http:
-  - name: jason
-    match: [{headers: {end-user: {exact: jason}}}]
-    route: [{destination: {host: reviews, subset: v2}}]
-  - name: canary
-    route:
-    - {destination: {host: reviews, subset: v1}, weight: 75}
-    - {destination: {host: reviews, subset: v3}, weight: 25}
-`
-  );
+interface Demo {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
 }
 
-/** productpage calls details and reviews (jason on every third request); reviews v2 calls ratings. */
-function traffic(): { stop(): Promise<void> } {
-  let running = true;
-  const loop = async (i: number): Promise<void> => {
-    for (let n = 0; running; n++) {
-      await request(productpage.port, 'reviews:9080', '/reviews/1', { headers: n % 3 === i ? { 'end-user': 'jason' } : {} });
-      await request(productpage.port, 'details:9080', '/details/1');
-      await request(reviewsV2.port, 'ratings:9080', '/ratings/1');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  const loops = [loop(0), loop(1)];
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
+let demo: Demo | null = null;
 
-before(async () => {
-  if (skipReason) return;
-  for (const w of VERSIONS) ups.set(w, await startUpstream(w));
-  cfg = configDir();
-  cfg.write('mesh.yaml', mesh());
-  productpage = await startRuntime([cfg.dir], { labels: { app: 'productpage', version: 'v1' }, accessLog: false, adminPort: null });
-  reviewsV2 = await startRuntime([cfg.dir], { labels: { app: 'reviews', version: 'v2' }, accessLog: false, adminPort: null });
-  // One dashboard over both proxies, as `isthmus demo` mounts it.
-  const dashboard = createDashboard(() => [productpage.rt.dashboardSource(), reviewsV2.rt.dashboardSource()]);
-  admin = new AdminServer(productpage.rt.adminSource(), { dashboard });
-  adminPort = await admin.listen(0);
-});
+/** `isthmus demo` on free ports with background traffic, as a user would start it (`npm start -- --load 20`). */
+function startDemo(): Demo {
+  const args = ['--gateway-port', '0', '--admin-port', '0', '--sidecar-ports', '0', '--service-ports', '0', '--load', '20'];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
 
 after(async () => {
-  await admin?.close();
-  await productpage?.close();
-  await reviewsV2?.close();
-  cfg?.cleanup();
-  for (const u of ups.values()) await u.close();
+  // Only if the test did not get as far as stopping it (a failed assertion): do not leak it.
+  if (demo && demo.child.exitCode === null && demo.child.signalCode === null) {
+    demo.child.kill('SIGKILL');
+    await withTimeout(demo.exited, 5_000, 'the demo to die').catch(() => undefined);
+  }
 });
 
-test('Chromium shows the live mesh graph, rates and the explain result; screenshot saved', { skip: skipReason ?? false, timeout: 60_000 }, async (t) => {
+test('Chromium shows the live mesh graph of `isthmus demo` under load: a node per service version, busy edges with rates, explain; screenshot saved; Ctrl-C exits 0', { skip: skipReason ?? false, timeout: 60_000 }, async (t) => {
   const { pw } = loaded as { pw: PlaywrightCore };
+  // The demo and the browser start in parallel: each takes seconds on a busy machine.
+  const d = (demo = startDemo());
   let browser: Browser;
   try {
     browser = await pw.chromium.launch({ executablePath: chromiumPath as string, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 30_000 });
@@ -202,30 +167,37 @@ test('Chromium shows the live mesh graph, rates and the explain result; screensh
     return;
   }
   t.after(() => browser.close());
-  const load = traffic();
-  t.after(() => load.stop());
+
+  await waitFor('the demo to print its guide', () => d.out().includes('Ctrl-C stops everything.') || d.child.exitCode !== null, 30_000, 50);
+  const text = d.out();
+  assert.equal(d.child.exitCode, null, `the demo is running\n${text}\n${d.err()}`);
+  assert.match(text, /Traffic: +20 request\(s\)\/s/, 'the demo says it is sending traffic');
+  const url = /Dashboard: +(http:\/\/127\.0\.0\.1:\d+\/ui)\b/.exec(text)?.[1];
+  assert.ok(url, `the dashboard URL is printed\n${text}`);
+
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(`http://127.0.0.1:${adminPort}/ui`);
+  await page.goto(url);
 
-  // A node for each service version and proxy, and non-zero rates on the edges the traffic
-  // takes (rates need two samples, so a second or two).
-  const wanted = ['default/productpage-v1', ...VERSIONS.map((w) => `default/${w}`)];
-  const busy = ['default/productpage-v1 -> default/reviews-v1', 'default/productpage-v1 -> default/reviews-v2', 'default/productpage-v1 -> default/details-v1', 'default/reviews-v2 -> default/ratings-v1'];
-  const seen = await until(page, 20_000, 'a node per version and busy edges with rates', (d) =>
-    wanted.every((id) => d.nodes.includes(id)) && busy.every((id) => (d.edges.find((e) => e.id === id)?.rps ?? 0) > 0));
+  // Rates need two samples over the live stream, so a few seconds.
+  const seen = await until(page, 25_000, 'a node per service version and busy edges with rates', (v) =>
+    NODES.every((id) => v.nodes.includes(id)) && BUSY.every((id) => (v.edges.find((e) => e.id === id)?.rps ?? 0) > 0));
   assert.ok(seen.stats.some((l) => /^[0-9.]+ rps · [0-9.]+% err · p99 [0-9.]+ms$/.test(l) && !l.startsWith('0.00 ')), seen.stats.join(' | '));
   assert.ok(seen.weights.includes('w 75%') && seen.weights.includes('w 25%'), seen.weights.join(' | '));
   assert.equal(seen.status, 'live');
-  assert.match(seen.splits, /default\/reviews http\[1\] "canary"/);
-  assert.match(seen.clusters, /outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local/);
+  assert.match(seen.splits, /bookinfo\/reviews http\[1\] "canary"/);
+  assert.match(seen.clusters, /outbound\|9080\|v1\|reviews\.bookinfo\.svc\.cluster\.local/);
   assert.match(seen.config, /v1 in sync with the files/);
 
+  // Explain from productpage's sidecar: jason's request for reviews goes to v2.
+  const productpage = seen.proxies.find((p) => /productpage/.test(p.text));
+  assert.ok(productpage, `productpage's sidecar is a proxy to explain from: ${JSON.stringify(seen.proxies)}`);
+  await page.selectOption('#explain-source', productpage.value);
   await page.fill('#explain-url', 'http://reviews:9080/reviews/1');
   await page.fill('#explain-headers', 'end-user: jason');
   await page.click('#explain-form button[type=submit]');
-  const explained = await until(page, 10_000, 'the explain result', (d) => /Result: +route/.test(d.explain));
+  const explained = await until(page, 10_000, 'the explain result', (v) => /Result: +route/.test(v.explain));
   assert.match(explained.explain, /subset v2/);
 
   const dir = join(REPO_ROOT, 'test-artifacts');
@@ -234,4 +206,9 @@ test('Chromium shows the live mesh graph, rates and the explain result; screensh
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 10_000, 'a real screenshot was written');
   assert.deepEqual(pageErrors, [], 'no script errors in the page');
+
+  // Ctrl-C stops the whole demo cleanly, with the dashboard's live stream still open.
+  d.child.kill('SIGINT');
+  assert.equal(await withTimeout(d.exited, 15_000, 'the demo to exit after SIGINT'), 0, d.err());
+  assert.match(d.out(), /demo stopped/);
 });
