@@ -172,7 +172,7 @@ export function loadText(
       diagnostics.push(fileDiag(file, `cannot read document ${docIndex + 1}: ${parserMessage((e as Error).message)}`, 'yaml-syntax', p.line, p.column));
       return;
     }
-    const locator = makeLocator(file, held, docIndex);
+    const locator = new FileDocLocator(file, held, docIndex);
     collect(value, [], locator, file, opts.namespace, seqBase, resources, diagnostics);
   };
   let docIndex = 0;
@@ -315,7 +315,8 @@ function collect(
     return;
   }
   const ns = (md.namespace as string | undefined) ?? defaultNs;
-  const locator: SourceLocator = { file, locate: (p) => doc.locate([...base, ...p]) };
+  // Most resources are a whole document: its locator serves as is (no per-resource object).
+  const locator: SourceLocator = base.length === 0 ? doc : new SubLocator(doc, base);
   out.push({
     apiVersion,
     kind,
@@ -338,8 +339,27 @@ function stringMap(v: unknown): Record<string, string> {
   return out;
 }
 
-interface DocLocator {
-  locate(path: FieldPath): SourcePos;
+/**
+ * Locators are plain class instances rather than closures: one per document (and one per
+ * `kind: List` item), so a config of thousands of resources does not keep a closure and its
+ * captured scope per resource for the life of the config.
+ */
+type DocLocator = SourceLocator;
+
+/** A `kind: List` item: paths inside it are prefixed with `items[i]`. */
+class SubLocator implements SourceLocator {
+  constructor(
+    private readonly doc: DocLocator,
+    private readonly base: FieldPath,
+  ) {}
+
+  get file(): string {
+    return this.doc.file;
+  }
+
+  locate(path: FieldPath): SourcePos {
+    return this.doc.locate([...this.base, ...path]);
+  }
 }
 
 /**
@@ -364,31 +384,35 @@ class ParsedFileRef {
 }
 
 /** Walks the YAML AST along `path`; stops at the deepest node that exists. */
-function makeLocator(file: string, held: ParsedFileRef, docIndex: number): DocLocator {
-  return {
-    locate(path: FieldPath): SourcePos {
-      const { docs, lc } = held.get();
-      const doc = docs[docIndex];
-      let node: Node | null = (doc?.contents as Node | null) ?? null;
-      let best = node?.range?.[0] ?? 0;
-      for (const seg of path) {
-        if (node && isMap(node)) {
-          const pair = node.items.find((it) => isPair(it) && keyOf(it.key) === String(seg));
-          if (!pair) break;
-          const k = pair.key as Node | null;
-          best = k?.range?.[0] ?? best;
-          node = (pair.value as Node | null) ?? null;
-        } else if (node && isSeq(node) && typeof seg === 'number') {
-          const item = node.items[seg] as Node | undefined;
-          if (!item) break;
-          best = item.range?.[0] ?? best;
-          node = item;
-        } else break;
-      }
-      const p = lc.linePos(best);
-      return { file, line: p.line, column: p.col };
-    },
-  };
+class FileDocLocator implements SourceLocator {
+  constructor(
+    readonly file: string,
+    private readonly held: ParsedFileRef,
+    private readonly docIndex: number,
+  ) {}
+
+  locate(path: FieldPath): SourcePos {
+    const { docs, lc } = this.held.get();
+    const doc = docs[this.docIndex];
+    let node: Node | null = (doc?.contents as Node | null) ?? null;
+    let best = node?.range?.[0] ?? 0;
+    for (const seg of path) {
+      if (node && isMap(node)) {
+        const pair = node.items.find((it) => isPair(it) && keyOf(it.key) === String(seg));
+        if (!pair) break;
+        const k = pair.key as Node | null;
+        best = k?.range?.[0] ?? best;
+        node = (pair.value as Node | null) ?? null;
+      } else if (node && isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as Node | undefined;
+        if (!item) break;
+        best = item.range?.[0] ?? best;
+        node = item;
+      } else break;
+    }
+    const p = lc.linePos(best);
+    return { file: this.file, line: p.line, column: p.col };
+  }
 }
 
 function keyOf(k: unknown): string | undefined {

@@ -40,7 +40,7 @@ export function buildRegistry(config: ConfigSet, opts: BuildRegistryOptions): Re
       const hostname = resolveShortName(rawHost, se.meta.namespace, opts.domain);
       if (seen.has(hostname)) continue; // the same host listed twice in one entry
       seen.add(hostname);
-      const svc = toService(se, hostname, shared, notes);
+      const svc = toService(se, hostname, shared, origin, notes);
       const existing = services.get(hostname);
       const holder = holders.get(hostname);
       if (!existing || !holder) {
@@ -80,6 +80,10 @@ function parseTime(ts: string | undefined): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+const NO_PORTS: Readonly<Record<string, number>> = Object.freeze({});
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
 function seOrigin(se: ServiceEntry): string {
   return `ServiceEntry ${se.meta.namespace}/${se.meta.name}`;
 }
@@ -88,7 +92,7 @@ function weOrigin(we: WorkloadEntry): string {
   return `WorkloadEntry ${we.meta.namespace}/${we.meta.name}`;
 }
 
-function toService(se: ServiceEntry, hostname: string, shared: readonly ServiceEndpoint[], notes: RegistryNote[]): Service {
+function toService(se: ServiceEntry, hostname: string, shared: readonly ServiceEndpoint[], origin: string, notes: RegistryNote[]): Service {
   const spec = se.spec;
   const resolution: Resolution = spec.resolution ?? 'NONE';
   let endpoints = shared;
@@ -96,7 +100,7 @@ function toService(se: ServiceEntry, hostname: string, shared: readonly ServiceE
   // the entry has neither endpoints nor a selector.
   const dnsLike = resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN';
   if (dnsLike && !spec.endpoints?.length && !spec.workloadSelector && !isWildcardHost(hostname)) {
-    endpoints = [hostEndpoint(hostname, seOrigin(se))];
+    endpoints = [hostEndpoint(hostname, origin)];
   }
   return {
     hostname,
@@ -104,11 +108,13 @@ function toService(se: ServiceEntry, hostname: string, shared: readonly ServiceE
     ports: (spec.ports ?? []).map((p) => toPort(p, se, notes)),
     resolution,
     location: spec.location ?? 'MESH_EXTERNAL',
-    addresses: [...(spec.addresses ?? [])],
+    // The validated spec is immutable once served (the store freezes it), so the registry
+    // refers to its arrays and maps instead of copying them for every service and endpoint.
+    addresses: spec.addresses ?? NONE,
     exportTo: normalizeExportTo(spec.exportTo, se.meta.namespace),
     endpoints,
-    subjectAltNames: [...(spec.subjectAltNames ?? [])],
-    origin: seOrigin(se),
+    subjectAltNames: spec.subjectAltNames ?? NONE,
+    origin,
     order: se.seq,
   };
 }
@@ -160,7 +166,7 @@ function sharedEndpoints(
         notes.push({ origin, message: `endpoints[${i}] has no address (network-only endpoints are not supported); skipped` });
         return;
       }
-      out.push(toEndpoint(ep, ep.labels ?? {}, origin));
+      out.push(toEndpoint(ep, ep.labels ?? NO_LABELS, origin));
     });
     return out;
   }
@@ -197,8 +203,8 @@ function sharedEndpoints(
 function toEndpoint(spec: WorkloadEntrySpec, labels: Readonly<Record<string, string>>, origin: string): ServiceEndpoint {
   return {
     address: spec.address ?? '',
-    ports: { ...(spec.ports ?? {}) },
-    labels: { ...labels },
+    ports: spec.ports ?? NO_PORTS,
+    labels,
     locality: spec.locality ?? '',
     // Envoy treats a zero weight as 1.
     weight: spec.weight && spec.weight > 0 ? spec.weight : 1,

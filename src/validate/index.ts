@@ -50,7 +50,46 @@ export function validateOne(raw: RawResource, ctx: ValidateContext = DEFAULT_VAL
   const sem = (SEMANTIC[raw.kind] as KindValidator<Kind>)(st.resource, ctx);
   findings.push(...sem);
   const ok = !findings.some((f) => (f.severity ?? 'error') === 'error');
-  return { resource: ok ? st.resource : undefined, findings };
+  if (!ok) return { findings };
+  const spec = shareUnchanged(st.resource.spec, (raw.raw as { spec?: unknown }).spec);
+  return { resource: spec === st.resource.spec ? st.resource : ({ ...st.resource, spec } as Resource), findings };
+}
+
+/**
+ * The typed spec with every subtree that is equal to the raw document's replaced by the raw
+ * one. The schema layer copies each object it checks, so a served config held the spec
+ * twice (the raw document is kept for change fingerprints and cache identity): ~4 MB per
+ * 1,000 services. Equality is strict: same keys in the same order, primitives `===`, so a
+ * subtree the schema changed (nulls dropped, keys reordered, values normalised) keeps the
+ * schema's copy and consumers see exactly what the schema produced. Runs once per
+ * validated document (results are cached across reloads), never per request.
+ */
+export function shareUnchanged<T>(typed: T, raw: unknown): T {
+  if (typed === raw || typed === null || typeof typed !== 'object' || raw === null || typeof raw !== 'object') return typed;
+  if (!isPlain(typed) || !isPlain(raw) || Array.isArray(typed) !== Array.isArray(raw)) return typed;
+  const t = typed as Record<string, unknown>;
+  const r = raw as Record<string, unknown>;
+  const tk = Object.keys(t);
+  const rk = Object.keys(r);
+  let same = tk.length === rk.length;
+  const out: Record<string, unknown> | unknown[] = Array.isArray(typed) ? [] : {};
+  for (let i = 0; i < tk.length; i++) {
+    const k = tk[i];
+    const child = Object.prototype.hasOwnProperty.call(r, k) ? shareUnchanged(t[k], r[k]) : t[k];
+    if (same && (rk[i] !== k || child !== r[k])) same = false;
+    (out as Record<string, unknown>)[k] = child;
+  }
+  if (same) return raw as T;
+  // Keep the schema's object when no child could be shared (no needless copy).
+  for (const k of tk) if ((out as Record<string, unknown>)[k] !== t[k]) return out as T;
+  return typed;
+}
+
+/** JSON containers only: anything a schema transform built (a RegExp, a class) is left as is. */
+function isPlain(v: object): boolean {
+  if (Array.isArray(v)) return true;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -58,15 +97,41 @@ export function validateOne(raw: RawResource, ctx: ValidateContext = DEFAULT_VAL
  * documents of unchanged files, and with them their validation: each resource is judged on
  * its own, so the result cannot change while the document, its identity and the context do not.
  */
-export type ValidationCache = WeakMap<object, { key: string; spec: unknown; ok: boolean; findings: Finding[] }>;
+export type ValidationCache = WeakMap<object, CachedValidation>;
 
-function validateCached(raw: RawResource, ctx: ValidateContext, cache: ValidationCache | undefined): { resource?: Resource; findings: Finding[] } {
+/**
+ * One cached result. The identity it was computed for is kept as the resource's own strings
+ * (no composed key string per resource: thousands of them outlive every reload).
+ */
+export interface CachedValidation {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly domain: string;
+  readonly spec: unknown;
+  readonly ok: boolean;
+  readonly findings: readonly Finding[];
+}
+
+/** Shared by every cached result without findings (most of them). */
+const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
+
+function validateCached(raw: RawResource, ctx: ValidateContext, cache: ValidationCache | undefined): { resource?: Resource; findings: readonly Finding[] } {
   if (!cache) return validateOne(raw, ctx);
-  const key = `${resourceKey(raw)}|${ctx.domain}`;
   const hit = cache.get(raw.raw);
-  if (hit && hit.key === key) return { resource: hit.ok ? ({ ...raw, spec: hit.spec } as Resource) : undefined, findings: hit.findings };
+  if (hit && hit.kind === raw.kind && hit.namespace === raw.meta.namespace && hit.name === raw.meta.name && hit.domain === ctx.domain) {
+    return { resource: hit.ok ? ({ ...raw, spec: hit.spec } as Resource) : undefined, findings: hit.findings };
+  }
   const r = validateOne(raw, ctx);
-  cache.set(raw.raw, { key, spec: r.resource?.spec, ok: r.resource !== undefined, findings: r.findings });
+  cache.set(raw.raw, {
+    kind: raw.kind,
+    namespace: raw.meta.namespace,
+    name: raw.meta.name,
+    domain: ctx.domain,
+    spec: r.resource?.spec,
+    ok: r.resource !== undefined,
+    findings: r.findings.length > 0 ? r.findings : NO_FINDINGS,
+  });
   return r;
 }
 

@@ -1,6 +1,6 @@
 /**
- * The cluster manager: one runtime per snapshot Cluster (its hosts, its load balancer),
- * rebuilt on every snapshot swap from state kept by identity, so in-flight counts, pooled
+ * The cluster manager: one runtime per snapshot Cluster (its hosts, its load balancer), built
+ * on the cluster's first use and rebuilt on every snapshot swap from state kept by identity, so in-flight counts, pooled
  * connections, circuit-breaker counters and outlier ejections survive reloads:
  * - per endpoint (`cluster|address:port`): {@link HostStateStore} (counts, ejection state);
  * - per cluster name: {@link ClusterState} (circuit breakers, stats);
@@ -118,6 +118,8 @@ export class ClusterManager {
   private clusters = new Map<string, ClusterRuntime>();
   private readonly shared = new Map<string, ClusterState>();
   private snapshot: Snapshot | null = null;
+  /** The proxy's locality in the serving snapshot (see {@link proxyLocality}). */
+  private locality = '';
   private readonly statsFor: (cluster: string) => ClusterStats;
   private readonly now: () => number;
   /** Reused for every status report (the detector does not keep results). */
@@ -133,7 +135,13 @@ export class ClusterManager {
 
   private readonly addressesOf = (hostname: string): readonly string[] | null => this.dns.addresses(hostname);
 
-  /** Rebuilds runtimes for a new snapshot; unchanged Cluster objects keep their runtime. */
+  /**
+   * Adopts a new snapshot. Runtimes are built on first use ({@link get}): a mesh of thousands
+   * of services keeps no hosts, pickers or breakers for the clusters no request has reached
+   * (~1 KB each). Built now: clusters already in use (rebuilt, or kept when their Cluster is
+   * unchanged, state kept by identity) and clusters with outlier detection, whose detector and
+   * sweep timer run from the start as before.
+   */
   update(snap: Snapshot): void {
     if (snap === this.snapshot) return;
     const next = new Map<string, ClusterRuntime>();
@@ -143,12 +151,9 @@ export class ClusterManager {
     for (const c of snap.clusters.values()) for (const n of dnsNamesOf(c)) names.add(n);
     this.dns.retain(names);
     for (const [name, c] of snap.clusters) {
-      let shared = this.shared.get(name);
-      if (!shared) {
-        shared = new ClusterState(name, c, this.statsFor);
-        this.shared.set(name, shared);
-      } else shared.breakers.setLimits(c.connectionPool);
       const old = this.clusters.get(name);
+      if (old === undefined && c.outlier === null) continue;
+      const shared = this.sharedFor(name, c);
       const rt = old && old.shared === shared && sameCluster(old.config, c) && old.locality === locality ? old : this.build(c, locality, shared);
       next.set(name, rt);
       // Original-destination clusters have no endpoints of their own to judge.
@@ -160,10 +165,31 @@ export class ClusterManager {
       this.shared.delete(name);
       if (gone?.hasStats) this.opts.removeStats?.(name);
     }
-    this.outliers.retain(new Set(snap.clusters.keys()));
+    this.outliers.retain(new Set(next.keys()));
     this.clusters = next;
     this.snapshot = snap;
+    this.locality = locality;
     this.retainInUse();
+  }
+
+  /** The name's breakers and stats, kept across snapshots; limits follow the config. */
+  private sharedFor(name: string, c: Cluster): ClusterState {
+    let shared = this.shared.get(name);
+    if (!shared) {
+      shared = new ClusterState(name, c, this.statsFor);
+      this.shared.set(name, shared);
+    } else shared.breakers.setLimits(c.connectionPool);
+    return shared;
+  }
+
+  /** First use of a cluster of the serving snapshot: its runtime is built and kept. */
+  private materialize(name: string): ClusterRuntime | undefined {
+    const c = this.snapshot?.clusters.get(name);
+    if (c === undefined) return undefined;
+    const rt = this.build(c, this.locality, this.sharedFor(name, c));
+    this.clusters.set(name, rt);
+    this.outliers.update(name, rt.routable ? c.outlier : null, rt.states);
+    return rt;
   }
 
   private build(c: Cluster, locality: string, shared: ClusterState): ClusterRuntime {
@@ -195,12 +221,27 @@ export class ClusterManager {
     if (changed) this.retainInUse();
   }
 
+  /** The cluster's runtime, built on first use (the request path pays one Map miss, once). */
   get(name: string): ClusterRuntime | undefined {
-    return this.clusters.get(name);
+    return this.clusters.get(name) ?? this.materialize(name);
   }
 
-  all(): IterableIterator<ClusterRuntime> {
-    return this.clusters.values();
+  /**
+   * Every cluster of the serving snapshot, in snapshot order, for reports (/clusters). A
+   * cluster not yet used is shown through a throw-away runtime with fresh state (what its
+   * runtime would hold), so reporting does not build and keep thousands of runtimes.
+   */
+  *all(): IterableIterator<ClusterRuntime> {
+    const snap = this.snapshot;
+    if (snap === null) return;
+    for (const [name, c] of snap.clusters) {
+      const rt = this.clusters.get(name);
+      if (rt !== undefined) yield rt;
+      else {
+        const shared = this.shared.get(name) ?? new ClusterState(name, c, (n) => new ClusterStats(n));
+        yield new ClusterRuntime(c, new HostStateStore(), this.locality, shared, expandEndpoints(c, this.addressesOf));
+      }
+    }
   }
 
   /**
