@@ -12,13 +12,14 @@ import { hostIntersection, normalizeHost } from '../core/hosts.js';
 import type { Protocol } from '../registry/types.js';
 import type { Cluster, ConfigRef, Listener, ProxyIdentity, Route, RouteTable, ServerTls, TcpRoute, TlsRoute, VirtualHost } from '../snapshot/types.js';
 import { resolveShortName } from '../core/hosts.js';
+import { virtualServiceRoutes, type CompileCache } from './cache.js';
 import { clusterName } from './clusters.js';
 import { compareByAge, labelsSubset, refKey, refOf, type Notes } from './order.js';
 import type { Service } from '../registry/types.js';
 import { buildRouteTable } from './route-table.js';
 import { isCatchAllMatch } from './translate-match.js';
 import type { TranslateContext } from './translate.js';
-import { buildVirtualServiceRoutes, normalizeGatewayName, orderVirtualServices, type PreparedVirtualService } from './vs.js';
+import { normalizeGatewayName, orderVirtualServices, type PreparedVirtualService } from './vs.js';
 
 export interface GatewayRoutesInput {
   config: ConfigSet;
@@ -30,6 +31,8 @@ export interface GatewayRoutesInput {
   notes: Notes;
   /** DNS suffix for short destination hosts in `tcp` routes. */
   domain?: string;
+  /** Re-uses per-VS translations of an earlier compile (cache.ts); optional. */
+  cache?: CompileCache;
 }
 
 export interface GatewayRoutes {
@@ -112,7 +115,7 @@ function bindServer(s: BoundServer, port: number, input: GatewayRoutesInput, dra
       }
     }
     if (hosts.length === 0) continue;
-    const routes = buildVirtualServiceRoutes(vs, { gateway: gwName, proxy: input.proxy }, ctx);
+    const routes = virtualServiceRoutes(vs, { gateway: gwName, proxy: input.proxy }, ctx, input.cache);
     for (const h of hosts) {
       let d = drafts.get(h);
       if (!d) {

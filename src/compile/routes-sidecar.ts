@@ -10,11 +10,12 @@
 import { compareHostSpecificity, hostSubsetOf, isIPAddress, isWildcardHost } from '../core/hosts.js';
 import type { Service } from '../registry/types.js';
 import type { Cluster, CompileOptions, ConfigRef, ProxyIdentity, RouteTable, VirtualHost } from '../snapshot/types.js';
+import { virtualServiceRoutes, type CompileCache } from './cache.js';
 import type { Notes } from './order.js';
 import { buildRouteTable, dedupeDomains, HTTP_PROTOCOLS } from './route-table.js';
 import { sidecarImportsVirtualService, type ProxyScope } from './scope.js';
 import { catchAllRoute, defaultServiceRoute, type TranslateContext } from './translate.js';
-import { buildVirtualServiceRoutes, MESH_GATEWAY, orderVirtualServices, type PreparedVirtualService } from './vs.js';
+import { MESH_GATEWAY, orderVirtualServices, type PreparedVirtualService } from './vs.js';
 
 /** VS hosts that match no service are served on this port only (Istio's HTTP-proxy port). */
 const STANDALONE_VS_PORT = 80;
@@ -26,6 +27,8 @@ export interface SidecarRoutesInput {
   opts: CompileOptions;
   clusters: ReadonlyMap<string, Cluster>;
   notes: Notes;
+  /** Re-uses per-VS translations of an earlier compile (cache.ts); optional. */
+  cache?: CompileCache;
 }
 
 export interface SidecarRoutes {
@@ -98,29 +101,52 @@ function catchAllVhost(policy: 'ALLOW_ANY' | 'REGISTRY_ONLY'): VirtualHost {
   };
 }
 
-function buildPortTable(port: number, services: readonly Service[], input: SidecarRoutesInput, catchAll: VirtualHost): RouteTable | null {
+/** `build()`, or the cached vhost for (`source`, `name`) when there is a compile cache. */
+function cachedVhost(input: SidecarRoutesInput, source: object, name: string, build: () => VirtualHost): VirtualHost {
+  return input.cache ? input.cache.vhost(source, name, build) : build();
+}
+
+/** Which services have an HTTP port P, per port: a function of the scope only. */
+interface PortLayout {
+  /** HTTP ports (and the standalone VS port), ascending. */
+  ports: number[];
+  services: Map<number, { list: Service[]; byHost: Map<string, Service> }>;
+  /** Every visible service by hostname (destination port defaulting in translate). */
+  allServices: Map<string, Service>;
+}
+
+function portLayout(scope: ProxyScope): PortLayout {
+  const ports = new Set<number>([STANDALONE_VS_PORT]);
+  for (const s of scope.services) for (const p of httpPorts(s)) ports.add(p);
+  const sorted = [...ports].sort((a, b) => a - b);
+  const services = new Map<number, { list: Service[]; byHost: Map<string, Service> }>();
+  for (const port of sorted) {
+    const list = scope.services.filter((s) => httpPorts(s).includes(port));
+    services.set(port, { list, byHost: new Map(list.map((s) => [s.hostname, s])) });
+  }
+  return { ports: sorted, services, allServices: new Map(scope.services.map((s) => [s.hostname, s])) };
+}
+
+function buildPortTable(port: number, layout: PortLayout, input: SidecarRoutesInput, catchAll: VirtualHost): RouteTable | null {
   const { scope, proxy, opts } = input;
-  const ctx: TranslateContext = {
-    listenerPort: port,
-    services: new Map(scope.services.map((s) => [s.hostname, s])),
-    clusters: input.clusters,
-    notes: input.notes,
-  };
+  const { list: services, byHost } = layout.services.get(port)!;
+  const ctx: TranslateContext = { listenerPort: port, services: layout.allServices, clusters: input.clusters, notes: input.notes };
   const vss = orderVirtualServices(
     input.virtualServices.filter(
       (vs) => vs.gateways.includes(MESH_GATEWAY) && sidecarImportsVirtualService(scope, vs.resource, port, proxy.namespace, opts.domain),
     ),
     proxy.namespace,
   );
-  const byHost = new Map(services.map((s) => [s.hostname, s]));
   const owners = wildcardOwners(services, vss);
   const claimed = new Set<string>();
   const vhosts: Array<{ vhost: VirtualHost; owner: ConfigRef | null }> = [];
   for (const vs of vss) {
-    const routes = buildVirtualServiceRoutes(vs, { gateway: MESH_GATEWAY, proxy }, ctx);
+    const routes = virtualServiceRoutes(vs, { gateway: MESH_GATEWAY, proxy }, ctx, input.cache);
     if (routes.length === 0) continue; // Istio skips a VS with no routes for this proxy
-    const add = (name: string, domains: string[]): void => {
-      vhosts.push({ vhost: { name, domains, routes, requireTls: false, virtualServices: [vs.ref] }, owner: vs.ref });
+    // The vhost is a function of (routes, name): cached routes keep their vhosts, frozen.
+    const add = (name: string, domains: () => string[]): void => {
+      const vhost = cachedVhost(input, routes, name, () => ({ name, domains: domains(), routes, requireTls: false, virtualServices: [vs.ref] }));
+      vhosts.push({ vhost, owner: vs.ref });
     };
     for (const h of vs.hosts) {
       const mine = isWildcardHost(h)
@@ -128,23 +154,22 @@ function buildPortTable(port: number, services: readonly Service[], input: Sidec
         : byHost.has(h) ? [byHost.get(h)!] : [];
       for (const s of mine) {
         claimed.add(s.hostname);
-        add(`${s.hostname}:${port}`, serviceDomains(s, proxy.namespace, opts.domain));
+        add(`${s.hostname}:${port}`, () => serviceDomains(s, proxy.namespace, opts.domain));
       }
-      if (mine.length === 0 && port === STANDALONE_VS_PORT) add(`${h}:${port}`, [h]);
+      if (mine.length === 0 && port === STANDALONE_VS_PORT) add(`${h}:${port}`, () => [h]);
     }
   }
   for (const s of services) {
     if (claimed.has(s.hostname)) continue;
-    vhosts.push({
-      vhost: {
-        name: `${s.hostname}:${port}`,
-        domains: serviceDomains(s, proxy.namespace, opts.domain),
-        routes: [defaultServiceRoute(s.hostname, port, input.clusters)],
-        requireTls: false,
-        virtualServices: [],
-      },
-      owner: null,
-    });
+    const name = `${s.hostname}:${port}`;
+    const vhost = cachedVhost(input, s, name, () => ({
+      name,
+      domains: serviceDomains(s, proxy.namespace, opts.domain),
+      routes: [defaultServiceRoute(s.hostname, port, input.clusters)],
+      requireTls: false,
+      virtualServices: [],
+    }));
+    vhosts.push({ vhost, owner: null });
   }
   if (vhosts.length === 0) return null;
   return buildRouteTable(String(port), port, dedupeDomains(vhosts, input.notes, `port ${port}`), catchAll);
@@ -152,15 +177,19 @@ function buildPortTable(port: number, services: readonly Service[], input: Sidec
 
 /** All sidecar outbound route tables plus the default-port map. */
 export function buildSidecarRouteTables(input: SidecarRoutesInput): SidecarRoutes {
-  const ports = new Set<number>([STANDALONE_VS_PORT]);
-  for (const s of input.scope.services) for (const p of httpPorts(s)) ports.add(p);
+  const layout = input.cache ? input.cache.fromScope('sidecar.portLayout', () => portLayout(input.scope)) : portLayout(input.scope);
   const catchAll = catchAllVhost(input.scope.outboundTrafficPolicy);
   const tables = new Map<string, RouteTable>();
-  for (const port of [...ports].sort((a, b) => a - b)) {
-    const services = input.scope.services.filter((s) => httpPorts(s).includes(port));
-    const t = buildPortTable(port, services, input, catchAll);
+  for (const port of layout.ports) {
+    const t = buildPortTable(port, layout, input, catchAll);
     if (t) tables.set(t.name, t);
   }
+  const defaultPorts = input.cache ? input.cache.fromScope('sidecar.defaultPorts', () => buildDefaultPorts(input)) : buildDefaultPorts(input);
+  return { tables, defaultPorts };
+}
+
+/** Domain form -> port, for services with exactly one HTTP port (a function of the scope only). */
+function buildDefaultPorts(input: SidecarRoutesInput): Map<string, number> {
   const defaultPorts = new Map<string, number>();
   for (const s of input.scope.services) {
     const hp = httpPorts(s);
@@ -169,5 +198,5 @@ export function buildSidecarRouteTables(input: SidecarRoutesInput): SidecarRoute
       if (!defaultPorts.has(d)) defaultPorts.set(d, hp[0]);
     }
   }
-  return { tables, defaultPorts };
+  return defaultPorts;
 }

@@ -22,12 +22,18 @@
  * (reliability-security.md F7 d). Deleting the file, or leaving a comment in it, removes its
  * resources as intended.
  *
+ * Reloads are incremental where that cannot change the result: unchanged files keep their
+ * parsed documents, unchanged documents their validation, and unchanged services their
+ * registry and compiled parts (incremental.ts, src/compile/cache.ts). The output is always
+ * what a cold compile of the whole new config would give (incremental.test.ts checks it).
+ *
  * No timers, no I/O: the only side effects are the listeners. Time comes from `clock`.
  */
 import { deepFreeze } from '../core/freeze.js';
 import { loadText } from '../api/load.js';
 import type { RawResource } from '../api/resource.js';
 import type { ConfigSet } from '../api/types.js';
+import { CompileCache } from '../compile/cache.js';
 import { compileSnapshot } from '../compile/index.js';
 import { sortDiagnostics, type Diagnostic } from '../core/diagnostics.js';
 import { buildRegistry } from '../registry/build.js';
@@ -35,7 +41,8 @@ import type { Registry } from '../registry/types.js';
 import type { CompileOptions, ProxyIdentity, Snapshot } from '../snapshot/types.js';
 import { fingerprintOf, hashText, type SourceFile } from '../sources/types.js';
 import { validateResources, type ValidationCache } from '../validate/index.js';
-import { diffFingerprints, fingerprints, type ChangeSummary, type Fingerprints } from './summary.js';
+import { registryFor, ResourceInterner } from './incremental.js';
+import { canonicalJson, diffFingerprints, fingerprints, type ChangeSummary, type Fingerprints } from './summary.js';
 
 export type ApplyMode = 'all-or-nothing' | 'per-resource';
 
@@ -49,7 +56,10 @@ export interface SnapshotStoreOptions {
   mode?: ApplyMode;
   /** Epoch milliseconds (default `Date.now`). */
   clock?: () => number;
-  /** The compiler (default `compileSnapshot`); a seam for tests. */
+  /**
+   * The compiler (default `compileSnapshot`); a seam for tests. It gets the store's
+   * CompileCache as its fifth argument: pass it on to keep reloads incremental.
+   */
   compile?: typeof compileSnapshot;
 }
 
@@ -141,6 +151,10 @@ export class SnapshotStore {
   private readonly validationCache: ValidationCache = new WeakMap();
   /** Resource fingerprints (canonical JSON) by raw document. */
   private readonly fingerprintCache = new WeakMap<object, string>();
+  /** Compile work carried from one version to the next (incremental.ts). */
+  private readonly compileCache = new CompileCache({ documentKey: (raw) => this.documentKey(raw) });
+  /** Unchanged resources keep their (frozen) objects across reloads. */
+  private readonly interner = new ResourceInterner();
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly rejectListeners = new Set<RejectListener>();
 
@@ -243,6 +257,16 @@ export class SnapshotStore {
     return { status: 'rejected', rejected, state: serving };
   }
 
+  /** Canonical JSON of a raw document, cached (the change summary uses the same strings). */
+  private documentKey(raw: object): string {
+    let fp = this.fingerprintCache.get(raw);
+    if (fp === undefined) {
+      fp = canonicalJson(raw);
+      this.fingerprintCache.set(raw, fp);
+    }
+    return fp;
+  }
+
   /** load -> guard -> validate -> registry -> compile; never throws. */
   private build(files: ReadonlyArray<Required<SourceFile>>, sourceDiagnostics: readonly Diagnostic[]): Built {
     const diagnostics: Diagnostic[] = [...sourceDiagnostics];
@@ -277,9 +301,11 @@ export class SnapshotStore {
     const errorCount = diagnostics.filter((d) => d.severity === 'error').length;
     if (errorCount > 0 && this.mode === 'all-or-nothing') return { ok: false, diagnostics, errorCount };
     try {
-      const registry = buildRegistry(v.config, { domain: this.domain });
-      const snapshot = this.compile(v.config, registry, this.proxy, this.compileOptions);
-      return { ok: true, diagnostics, errorCount, resources: v.valid, config: v.config, registry, snapshot };
+      const config = this.interner.config(v.config);
+      // Unchanged services keep the serving registry: the compile cache keys on its identity.
+      const registry = registryFor(this.serving?.state ?? null, config, (raw) => this.documentKey(raw), () => buildRegistry(config, { domain: this.domain }));
+      const snapshot = this.compile(config, registry, this.proxy, this.compileOptions, this.compileCache);
+      return { ok: true, diagnostics, errorCount, resources: v.valid, config, registry, snapshot };
     } catch (e) {
       // A compiler bug must not take down the serving config: reject like any bad input.
       diagnostics.push(internalDiag(`cannot compile the config: ${(e as Error).message}`));
