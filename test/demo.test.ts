@@ -187,12 +187,24 @@ test('isthmus demo: every printed command, run as printed, shows what it says; C
   assert.match(await run(6, 3), /"fail": 0,/);
 
   // 7. The circuit breaker: some 200s, the rest 503 at once; the overflow counter counts them.
-  const codes = (await run(7, 0)).trim().split('\n').sort();
-  assert.equal(codes.length, 6);
-  const ok = codes.filter((c) => c === '200').length;
-  assert.ok(ok >= 1 && ok <= 4 && codes.every((c) => c === '200' || c === '503'), codes.join(' '));
+  // The six background curls overlap only when the shell starts them within the 1 s the
+  // first one takes; a busy machine may start them too far apart and then more of them get
+  // through. So the printed command gets up to 3 tries before the breaker is called broken,
+  // and the counter must cover every overflow of every try.
+  let codes: string[] = [];
+  let ok = 0;
+  let overflowed = 0;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    codes = (await run(7, 0)).trim().split('\n').sort();
+    assert.equal(codes.length, 6, codes.join(' '));
+    assert.ok(codes.every((c) => c === '200' || c === '503'), codes.join(' '));
+    ok = codes.filter((c) => c === '200').length;
+    overflowed += 6 - ok;
+    if (ok <= 4) break;
+  }
+  assert.ok(ok >= 1 && ok <= 4, `the breaker tripped on none of 3 tries: ${codes.join(' ')}`);
   const overflow = /envoy_cluster_upstream_rq_pending_overflow\{cluster_name="outbound\|9080\|v1\|ratings\.bookinfo\.svc\.cluster\.local"\} (\d+)/.exec(await run(7, 1));
-  assert.ok(overflow && Number(overflow[1]) >= 6 - ok, 'the overflow counter');
+  assert.ok(overflow && Number(overflow[1]) >= overflowed, `the overflow counter (${overflow?.[1]}) counts the ${overflowed} overflows`);
 
   // 8. ServiceEntry: the external host through details' sidecar.
   const books = JSON.parse(await run(8, 0)) as { service: string };

@@ -112,7 +112,13 @@ export class Proxy {
 
   /** Binds the listeners the current snapshot calls for. Rejects when a port is busy. */
   async start(): Promise<BoundListener[]> {
-    await this.reconcile(this.opts.snapshot());
+    try {
+      await this.reconcile(this.opts.snapshot());
+    } catch (e) {
+      // A failed start (e.g. one port busy) keeps no listener bound: nothing would close it.
+      await this.close();
+      throw e;
+    }
     return this.bound();
   }
 

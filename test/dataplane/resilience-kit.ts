@@ -236,3 +236,32 @@ ${trafficPolicy
 
 /** Cluster name of a service's default subset on port 80. */
 export const clusterOf = (svc: string, port = 80): string => `outbound|${port}||${svc}.default.svc.cluster.local`;
+
+/**
+ * A one-shot latch for upstreams that must hold their answers until the test says so
+ * (condition-based instead of "slow enough" delays, which a busy machine breaks). `wait`
+ * resolves on `open()`, or after `maxMs` anyway, so a test whose condition never comes
+ * fails on its assertions instead of hanging; `openedBy` tells which of the two happened.
+ */
+export function latch(maxMs: number): { wait: Promise<void>; open(): void; readonly openedBy: 'test' | 'timeout' | null } {
+  let release: () => void = () => undefined;
+  let openedBy: 'test' | 'timeout' | null = null;
+  const wait = new Promise<void>((r) => (release = r));
+  const timer = setTimeout(() => {
+    if (openedBy === null) openedBy = 'timeout';
+    release();
+  }, maxMs);
+  // The fallback must not keep the process alive once the test is done with the latch.
+  timer.unref();
+  return {
+    wait,
+    open() {
+      if (openedBy === null) openedBy = 'test';
+      clearTimeout(timer);
+      release();
+    },
+    get openedBy() {
+      return openedBy;
+    },
+  };
+}

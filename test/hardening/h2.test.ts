@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import {
-  allStalled, assertHealthy, frame, getHeaders, H2, hpack, pumpResponses, rawH2, rstStream, settings, settle, sleep, startFixture, waitFor, withTimeout, writeAll,
+  allStalled, assertHealthy, frame, getHeaders, H2, hpack, pumpResponses, rawH2, retainedBufferBytes, rstStream, settings, settle, sleep, startFixture, waitFor, withTimeout, writeAll,
   type Fixture, type RawH2,
 } from './kit.js';
 
@@ -220,17 +220,14 @@ test('too many headers on HTTP/2: 101 get 431; far more are reset by the codec; 
 test('a peer that never opens its flow-control window cannot make the proxy buffer a 64 MiB response: the upstream stalls', { timeout: 30_000 }, async (t) => {
   const { streams, restore } = pumpResponses(fx, '/h2-huge', 64 * 1024 * 1024);
   t.after(restore);
-  gc();
-  const base = process.memoryUsage();
+  const base = await retainedBufferBytes(gc);
   const c = await rawH2(fx.port);
   t.after(() => c.destroy());
   c.write(frame(H2.SETTINGS, H2.ACK, 0));
   c.write(frame(H2.HEADERS, H2.END_HEADERS | H2.END_STREAM, 1, GET('/h2-huge')));
   await waitFor('the upstream response to stall', () => allStalled(streams, 1, 500), 15_000, 50);
-  gc();
-  const now = process.memoryUsage();
+  const grew = (await retainedBufferBytes(gc)) - base;
   const received = c.frames.filter((f) => f.type === H2.DATA).reduce((a, f) => a + f.payload.length, 0);
-  const grew = now.arrayBuffers + now.external - (base.arrayBuffers + base.external);
   t.diagnostic(`client got ${received} DATA bytes; upstream wrote ${(streams[0].written / 2 ** 20).toFixed(1)} MiB; proxy buffers grew ${(grew / 2 ** 20).toFixed(1)} MiB`);
   assert.ok(received <= 65_535, `${received} DATA bytes sent past the client's window`);
   assert.ok(streams[0].written < 32 * 1024 * 1024, 'the upstream response was pulled through');

@@ -12,7 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
-import { adminGet, configDir, startRuntime, waitFor, withTimeout, type ConfigDir, type RuntimeHandle } from '../support/harness.js';
+import { adminGet, configDir, parseProm, promSum, startRuntime, waitFor, withTimeout, type ConfigDir, type RuntimeHandle } from '../support/harness.js';
 import type { RunOptions } from '../../src/runtime/proxy-runtime.js';
 
 export { adminGet, waitFor, withTimeout };
@@ -217,12 +217,34 @@ export async function startFixture(o: FixtureOptions = {}): Promise<Fixture> {
   };
 }
 
-/** Waits (bounded) until the proxy has no request in flight, so late upstream arrivals are counted. */
+/** The `web` cluster's name in the fixtures' config. */
+const WEB_CLUSTER = 'outbound|80||web.default.svc.cluster.local';
+
+/**
+ * Waits (bounded) until the proxy has no request in flight and the upstream has seen
+ * everything the proxy sent it, so late upstream arrivals are counted by the test that
+ * caused them, not by the next one. The proxy is done with a request as soon as its
+ * downstream goes away, but bytes it already wrote still reach the upstream (in this
+ * process) later: on a busy machine the upstream accepts the proxy's connections from the
+ * backlog and parses their requests seconds afterwards. So also wait until the upstream has
+ * accepted every connection the proxy opened to it and no new request has arrived for a
+ * moment. Those two waits are best effort (a connection the kernel dropped is never
+ * accepted): a test then asserts on what arrived.
+ */
 export async function settle(fx: Fixture, timeoutMs = 3000): Promise<void> {
   const handler = fx.h.rt.proxy?.handler;
   if (!handler) return;
   await waitFor('the proxy to finish its requests', () => handler.active === 0, timeoutMs, 10);
-  await sleep(20);
+  const opened = async (): Promise<number> =>
+    promSum(parseProm((await adminGet(fx.h.adminPort, '/stats/prometheus')).body), 'envoy_cluster_upstream_cx_total', { cluster_name: WEB_CLUSTER });
+  await waitFor('the upstream to accept every connection the proxy opened', async () => fx.up.connections >= (await opened()), 10_000, 20).catch(() => undefined);
+  let last = -1;
+  await waitFor('upstream arrivals to stop', () => {
+    const n = fx.up.arrivals.length;
+    const quiet = n === last;
+    last = n;
+    return quiet;
+  }, 10_000, 50).catch(() => undefined);
 }
 
 /** A plain request on a fresh connection; never rejects (status 0 and `error` on failure). */
@@ -520,4 +542,24 @@ export async function writeAll(c: RawH2, bufs: Iterable<Buffer>, timeoutMs = 10_
       if (Date.now() > deadline) return;
     }
   }
+}
+
+/**
+ * Bytes held in ArrayBuffers plus external memory (the `arrayBuffers + external` of
+ * process.memoryUsage()) once garbage is really gone. V8 frees the memory of dead
+ * ArrayBuffers on a background thread after a GC, so a reading taken right after `gc()`
+ * still counts buffers that are already garbage, the more so on a busy machine where that
+ * thread runs late (a 256 MiB pump through the proxy leaves a lot of it). Garbage can only
+ * add to a reading and live buffers are in every one, so the lowest of a few readings (GC,
+ * short pause, read) is what is retained.
+ */
+export async function retainedBufferBytes(gc: () => void, samples = 3): Promise<number> {
+  let lowest = Infinity;
+  for (let i = 0; i < samples; i++) {
+    gc();
+    await sleep(20);
+    const m = process.memoryUsage();
+    lowest = Math.min(lowest, m.arrayBuffers + m.external);
+  }
+  return lowest;
 }

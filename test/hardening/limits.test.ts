@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { allStalled, assertHealthy, pumpResponses, rawExchange, send, settle, sleep, startFixture, waitFor, type Fixture } from './kit.js';
+import { allStalled, assertHealthy, pumpResponses, rawExchange, retainedBufferBytes, send, settle, sleep, startFixture, waitFor, type Fixture } from './kit.js';
 
 /** Forces a full GC (for memory measurements that must not count garbage). */
 v8.setFlagsFromString('--expose-gc');
@@ -166,8 +166,7 @@ test('slow readers: 4 clients that read nothing of a 256 MiB response make the u
   const TOTAL = 256 * 1024 * 1024;
   const { streams, restore } = pumpResponses(slow, '/huge', TOTAL);
   t.after(restore);
-  gc();
-  const base = process.memoryUsage();
+  const base = await retainedBufferBytes(gc);
   const sockets: net.Socket[] = [];
   for (let i = 0; i < 4; i++) {
     const s = net.connect({ host: '127.0.0.1', port: slow.port });
@@ -180,10 +179,8 @@ test('slow readers: 4 clients that read nothing of a 256 MiB response make the u
   t.after(() => sockets.forEach((s) => s.destroy()));
   // Every upstream response stalls (write() false, no 'drain' for 500 ms) well short of its end.
   await waitFor('all 4 upstream responses to stall', () => allStalled(streams, 4, 500), 15_000, 50);
-  gc();
-  const now = process.memoryUsage();
   const written = streams.reduce((a, s) => a + s.written, 0);
-  const grew = now.arrayBuffers + now.external - (base.arrayBuffers + base.external);
+  const grew = (await retainedBufferBytes(gc)) - base;
   t.diagnostic(`upstream wrote ${(written / 2 ** 20).toFixed(1)} MiB in total before stalling; proxy buffers grew by ${(grew / 2 ** 20).toFixed(1)} MiB`);
   assert.ok(streams.every((s) => s.written < TOTAL / 2), 'an upstream response was pulled through although nobody read it');
   assert.ok(grew < 16 * 1024 * 1024, `buffers grew by ${(grew / 2 ** 20).toFixed(1)} MiB with 4 stalled readers`);

@@ -95,7 +95,16 @@ export async function startProxy(snap: Snapshot, opts: { rnd?: () => number; por
     log: () => undefined,
     rnd: opts.rnd,
   });
-  const bound = await proxy.start();
+  let bound;
+  try {
+    bound = await proxy.start();
+  } catch (e) {
+    // start() rejects on the first busy port but keeps the listeners it bound before it;
+    // the caller never gets this proxy (and may retry on other ports), so close them here,
+    // or their servers keep the test process alive after every test has passed.
+    await proxy.close();
+    throw e;
+  }
   return {
     port: bound[0]?.port ?? 0,
     proxy,
