@@ -42,7 +42,7 @@ import type { CompileOptions, ProxyIdentity, Snapshot } from '../snapshot/types.
 import { fingerprintOf, hashText, type SourceFile } from '../sources/types.js';
 import { validateResources, type ValidationCache } from '../validate/index.js';
 import { registryFor, ResourceInterner } from './incremental.js';
-import { canonicalJson, diffFingerprints, fingerprints, type ChangeSummary, type Fingerprints } from './summary.js';
+import { diffFingerprints, documentDigest, fingerprints, type ChangeSummary, type Fingerprints } from './summary.js';
 
 export type ApplyMode = 'all-or-nothing' | 'per-resource';
 
@@ -149,7 +149,7 @@ export class SnapshotStore {
   private parsedFiles = new Map<string, ParsedFile>();
   /** Validation results by raw document, shared across reloads. */
   private readonly validationCache: ValidationCache = new WeakMap();
-  /** Resource fingerprints (canonical JSON) by raw document. */
+  /** Resource fingerprints (digests of the canonical JSON) by raw document. */
   private readonly fingerprintCache = new WeakMap<object, string>();
   /** Compile work carried from one version to the next (incremental.ts). */
   private readonly compileCache = new CompileCache({ documentKey: (raw) => this.documentKey(raw) });
@@ -257,11 +257,11 @@ export class SnapshotStore {
     return { status: 'rejected', rejected, state: serving };
   }
 
-  /** Canonical JSON of a raw document, cached (the change summary uses the same strings). */
+  /** Digest of a raw document's canonical JSON, cached (the change summary uses the same strings). */
   private documentKey(raw: object): string {
     let fp = this.fingerprintCache.get(raw);
     if (fp === undefined) {
-      fp = canonicalJson(raw);
+      fp = documentDigest(raw);
       this.fingerprintCache.set(raw, fp);
     }
     return fp;

@@ -4,9 +4,10 @@
  * Pure. Resources are compared by their raw JSON with keys sorted, so re-ordering keys,
  * moving a resource to another file or editing comments is not a change.
  */
+import { createHash } from 'node:crypto';
 import { KINDS, type Kind, type RawResource } from '../api/resource.js';
 
-/** `Kind/ns/name` -> canonical JSON of the whole resource. */
+/** `Kind/ns/name` -> digest of the canonical JSON of the whole resource. */
 export type Fingerprints = ReadonlyMap<string, string>;
 
 export interface KindChanges {
@@ -42,13 +43,21 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-/** Canonical JSON of each resource, keyed `Kind/ns/name`. */
+/**
+ * SHA-256 (base64) of the canonical JSON: equal documents have equal digests, and ~44 bytes
+ * are kept per resource instead of its whole JSON (a 1,000-service config: ~1.7 MB less).
+ */
+export function documentDigest(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('base64');
+}
+
+/** Digest of each resource's canonical JSON, keyed `Kind/ns/name`. */
 export function fingerprints(resources: Iterable<RawResource>, cache?: WeakMap<object, string>): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of resources) {
     let fp = cache?.get(r.raw);
     if (fp === undefined) {
-      fp = canonicalJson(r.raw);
+      fp = documentDigest(r.raw);
       cache?.set(r.raw, fp);
     }
     out.set(`${r.kind}/${r.meta.namespace}/${r.meta.name}`, fp);
