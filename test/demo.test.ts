@@ -187,7 +187,7 @@ test('isthmus demo: every printed command, run as printed, shows what it says; C
   assert.match(await run(6, 3), /"fail": 0,/);
 
   // 7. The circuit breaker: some 200s, the rest 503 at once; the overflow counter counts them.
-  // The six background curls overlap only when the shell starts them within the 1 s the
+  // The six background curls overlap only when the shell starts them within the 200 ms the
   // first one takes; a busy machine may start them too far apart and then more of them get
   // through. So the printed command gets up to 3 tries before the breaker is called broken,
   // and the counter must cover every overflow of every try.

@@ -81,9 +81,9 @@ export function guideSteps(g: GuideInfo): GuideStep[] {
     },
     {
       title: 'The circuit breaker trips: ratings takes 1 connection and 1 waiting request per caller',
-      about: ['DestinationRule bookinfo/ratings: connectionPool maxConnections 1, http1MaxPendingRequests 1. Send six slow (1 s) requests at once:'],
+      about: ['DestinationRule bookinfo/ratings: connectionPool maxConnections 1, http1MaxPendingRequests 1. Send six slow (200 ms) requests at once:'],
       lines: [
-        `$ for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code}\\n' -x ${side('reviews-v2')} 'http://ratings:9080/ratings/0?delay=1s' & done; wait`,
+        `$ for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code}\\n' -x ${side('reviews-v2')} 'http://ratings:9080/ratings/0?delay=200ms' & done; wait`,
         '→ two 200s; the other four get 503 at once (flag UO, header x-envoy-overloaded: true)',
         `$ curl -s http://127.0.0.1:${g.adminPort}/stats/prometheus | grep 'upstream_rq_pending_overflow{.*ratings'`,
         '→ the overflow counter of the ratings cluster',
